@@ -1,0 +1,3 @@
+from voicecoach.cli import main
+
+raise SystemExit(main())
