@@ -1,0 +1,106 @@
+"""One scenario helper for dialogue tests: inputs at times → the cues the engine speaks.
+
+The clock is virtual (the engine never reads one); the speaker is a length function. Everything
+else — the YAML loader, the script, the engine — is real.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voicecoach.engine import Action, Answer, Engine, EngineOptions, Hush, Speak
+from voicecoach.scripts import Library, Script, load_script_text
+from voicecoach.types import Cue
+
+
+def text_length(text: str, settings: Any = None) -> float:
+    """A stand-in speaker: 0.2 s plus 60 ms a character, slower at lower rates."""
+    rate = getattr(settings, "rate", 1.0) or 1.0
+    return (0.2 + 0.06 * len(text)) / rate
+
+
+@dataclass
+class Dialogue:
+    cues: list[Cue]
+    answers: dict[str, Any]
+    actions: list[Action]
+    engine: Engine
+    hushes: list[float] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        return [c.text for c in self.cues]
+
+    def spoken(self) -> str:
+        return " | ".join(self.texts)
+
+
+def script_from(text: str) -> Script:
+    script, errors = load_script_text(text, "test.yaml")
+    assert script is not None, errors
+    return script
+
+
+def builtin(script_id: str) -> Script:
+    return Library.load(None).get(script_id)
+
+
+def run_dialogue(script: Script | str, events: list[tuple[float | None, str]] = (), *,
+                 params: dict[str, Any] | None = None, length=text_length,
+                 answer_timeout: float | None = 25.0, until: float | None = None,
+                 options: EngineOptions | None = None) -> Dialogue:
+    """Run a script against timed events.
+
+    Each event is ``(t, what)``: ``what`` is a control intent written ``"!stop"``, ``"!skip"``...
+    or an answer's text. ``t=None`` means "as soon as the engine listens" (plus a second).
+    Runs until the script ends, or the clock passes ``until``.
+    """
+    if isinstance(script, str):
+        script = builtin(script) if "\n" not in script else script_from(script)
+    opts = options or EngineOptions(answer_timeout=answer_timeout)
+    eng = Engine(script, length, params, opts)
+    actions: list[Action] = list(eng.start(0.0))
+    pending = list(events)
+    now = 0.0
+    hushes: list[float] = []
+    guard = 0
+    while not eng.done:
+        guard += 1
+        assert guard < 200000, "dialogue did not end"
+        nxt_event = None
+        if pending:
+            t, what = pending[0]
+            if t is None:
+                lst = eng.listening
+                if lst is not None:
+                    t = max(now, lst.since, eng.speaking_until) + 1.0
+            nxt_event = t
+        deadline = eng.next_deadline
+        if nxt_event is not None and (deadline is None or nxt_event <= deadline):
+            now = max(now, nxt_event)
+            _, what = pending.pop(0)
+            if what.startswith("!"):
+                got = eng.control(now, what[1:])
+            else:
+                got = eng.hear(now, what)
+            if any(isinstance(a, Hush) for a in got):
+                hushes.append(now)
+            actions += got
+            continue
+        if deadline is None:
+            break
+        if until is not None and deadline > until:
+            break
+        now = max(now, deadline)
+        actions += eng.tick(now)
+    cues = [a.cue for a in actions if isinstance(a, Speak)]
+    answers = {a.name: a.value for a in actions if isinstance(a, Answer)}
+    return Dialogue(cues, answers, actions, eng, hushes)
+
+
+def write(tmp: Path, name: str, text: str) -> Path:
+    p = tmp / name
+    p.write_text(text, encoding="utf-8")
+    return p

@@ -1,0 +1,476 @@
+"""The coach: one conversation across scripts, with the crisis screen in front of everything.
+
+Every utterance, in every state, goes through the crisis screen first. Then, inside a running
+session, control intents (stop, pause, skip...) go to the engine; an answer goes to the step
+that is listening; a request for another technique switches session. When idle, a request
+starts the script for its intent, and an unclear one is asked back instead of guessed.
+
+The coach also keeps the journal: a session row per script run, every answer written the moment
+it is given, and the entry marked complete only when the script says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicecoach.engine import (
+    Action,
+    Answer,
+    Complete,
+    Ended,
+    Engine,
+    EngineOptions,
+    Entry,
+    Hush,
+    Listening,
+    Speak,
+    StartScript,
+    VoiceSettings,
+)
+from voicecoach.errors import VoicecoachError
+from voicecoach.scripts import Library, Script, StepKind
+from voicecoach.types import Cue, IntentMatch
+
+log = logging.getLogger(__name__)
+
+CONTROL = frozenset({"stop", "pause", "resume", "repeat", "skip", "slower", "faster", "louder",
+                     "quieter", "help", "goodbye"})
+ANSWER_INTENTS = frozenset({"yes", "no", "more", "skip"})
+CRISIS_SCRIPT = "crisis-support"
+
+ASK_BACK = "I want to make sure I help in the right way. Would you like to breathe together, or talk a thought through?"
+ASK_DIRECTLY = "Can I gently check something? Are you thinking about hurting yourself, or about ending your life?"
+ASK_SAFE = "Last time we talked, things felt really heavy. Before we start: are you safe right now?"
+THANKS_SAFE = "Thank you for telling me. I'm glad. I'm here with you."
+GOODBYE = "Take care of yourself. I'm here whenever you need me."
+HELP_IDLE = ("You can say things like: I'm anxious. Help me breathe. Ground me. I can't sleep. "
+             "Help me reframe a thought. Or: I want to text him again.")
+YES_WORDS = {"yes", "yeah", "yep", "i am", "i think so", "maybe", "sort of", "kind of", "a bit", "a little", "sometimes"}
+
+
+@dataclass(frozen=True)
+class Show:
+    """Text for the screen that stays there (crisis resources, notices)."""
+
+    text: str
+    kind: str = "notice"
+    """notice, resources, heard."""
+
+
+CoachAction = Action | Show
+
+
+class Coach:
+    """A conversation. Runners call :meth:`begin`, then :meth:`hear` and :meth:`tick`."""
+
+    def __init__(self, library: Library, speech_length: Callable[[str, VoiceSettings], float], *,
+                 matcher: Any = None, journal: Any = None, region: str = "auto",
+                 answer_timeout: float | None = 25.0, home: Path | None = None,
+                 base_voice: VoiceSettings | None = None):
+        self.library = library
+        self.speech_length = speech_length
+        self.matcher = matcher
+        self.journal = journal
+        self.region = region
+        self.answer_timeout = answer_timeout
+        self.home = home
+        self.base_voice = base_voice or VoiceSettings()
+        self.engine: Engine | None = None
+        self.session_id: int | None = None
+        self.pending: str | None = None
+        """A yes/no the coach itself asked: ask_directly, safety_check."""
+        self._pending_since = 0.0
+        self._paused_for_check = False
+        self._busy_until = 0.0
+        self._queued: tuple[str, dict[str, Any]] | None = None
+        self._queued_at = 0.0
+        self.in_crisis = False
+        self._journal_warned = False
+        self.ended: list[tuple[str, str]] = []
+        """(script id, status) of every script that ran."""
+        self._resources: str | None = None
+        self._queued_after_check: tuple[str, dict[str, Any]] | None = None
+
+    # -- state for runners --------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """Nothing running, nothing queued, nothing asked."""
+        return self.engine is None and self._queued is None and self.pending is None
+
+    @property
+    def listening(self) -> Listening | None:
+        if self.pending is not None:
+            return Listening(self.pending, StepKind.CHOOSE, "command", self._pending_since,
+                             None if self.answer_timeout is None else self._pending_since + self.answer_timeout)
+        if self.engine is not None:
+            return self.engine.listening
+        return None
+
+    @property
+    def next_deadline(self) -> float | None:
+        times = []
+        if self._queued is not None:
+            times.append(self._queued_at)
+        if self.engine is not None and self.engine.next_deadline is not None:
+            times.append(self.engine.next_deadline)
+        lst = self.listening
+        if self.pending is not None and lst is not None and lst.deadline is not None:
+            times.append(lst.deadline)
+        return min(times) if times else None
+
+    @property
+    def speaking_until(self) -> float:
+        t = self._busy_until
+        if self.engine is not None:
+            t = max(t, self.engine.speaking_until)
+        return t
+
+    @property
+    def script(self) -> Script | None:
+        return self.engine.script if self.engine else None
+
+    # -- events -------------------------------------------------------------------------------
+
+    def begin(self, now: float, script_id: str | None = None, params: dict[str, Any] | None = None,
+              disclaimer: str | None = None) -> list[CoachAction]:
+        """Start the conversation: the first-run disclaimer, the safety check after a crisis,
+        then the given script (if any)."""
+        out: list[CoachAction] = []
+        t = now
+        if disclaimer and self._first_run():
+            t = self._say(out, disclaimer, t) + 0.6
+            self._mark_first_run()
+        if self._crisis_flag():
+            t = self._say(out, ASK_SAFE, t)
+            self.pending = "safety_check"
+            self._pending_since = t
+            if script_id:
+                self._queued_after_check = (script_id, params or {})
+            return out
+        if script_id:
+            out += self.start_script(t, script_id, params)
+        return out
+
+    def start_script(self, now: float, script_id: str, params: dict[str, Any] | None = None) -> list[CoachAction]:
+        out: list[CoachAction] = []
+        if self.engine is not None:
+            out += self._handle(self.engine.control(now, "stop"), now)
+        script = self.library.get(script_id)
+        extras = {"script_title": script.title}
+        if script.id == CRISIS_SCRIPT:
+            from voicecoach.crisis_lines import script_values
+
+            extras.update(script_values(self.region))
+        recall = self._recall if self.journal is not None else None
+        options = EngineOptions(answer_timeout=self.answer_timeout, recall=recall, extras=extras)
+        self.engine = Engine(script, self._length, params, options)
+        self.engine.rate *= self.base_voice.rate
+        self.engine.volume *= self.base_voice.volume
+        self.session_id = None
+        if self.journal is not None:
+            self.session_id = self._journal("begin_session", script.id)
+        start = max(now, self._busy_until)
+        out += self._handle(self.engine.start(start), now)
+        return out
+
+    def tick(self, now: float) -> list[CoachAction]:
+        out: list[CoachAction] = []
+        if self._queued is not None and now >= self._queued_at - 1e-9:
+            sid, params = self._queued
+            self._queued = None
+            out += self.start_script(self._queued_at, sid, params)
+        if self.pending is not None:
+            lst = self.listening
+            if lst is not None and lst.deadline is not None and now >= lst.deadline:
+                out += self._pending_timeout(lst.deadline)
+        if self.engine is not None:
+            out += self._handle(self.engine.tick(now), now)
+        return out
+
+    def hear(self, now: float, text: str, *, speaking: bool = False) -> tuple[IntentMatch, list[CoachAction]]:
+        """An utterance (typed or recognised). ``speaking``: the coach was talking when it came,
+        so only control intents and crisis statements count."""
+        text = " ".join(text.split())
+        engine = self.engine
+        in_session = engine is not None and not engine.done
+        expecting = self.listening is not None
+        m = self._match(text, in_session, expecting)
+        out: list[CoachAction] = []
+        if not text:
+            return m, out
+        if m.crisis:
+            return m, self._crisis(now)
+        from voicecoach.crisis import screen
+
+        check = screen(text)
+        if check.ask_directly and self.pending is None and not (engine and engine.script.id == CRISIS_SCRIPT):
+            return m, self._ask_directly(now)
+        if self.pending is not None:
+            return m, self._answer_pending(now, text, m)
+        if in_session:
+            assert engine is not None
+            if m.name in CONTROL and (m.name != "skip" or not expecting or self._clearly_command(text)):
+                if engine.script.id == CRISIS_SCRIPT and m.name in ("stop", "goodbye"):
+                    out += self._handle(engine.control(now, "stop"), now)
+                    out.append(Show(self._resources or "", "resources"))
+                    return m, out
+                return m, self._handle(engine.control(now, m.name), now)
+            if speaking and not expecting:
+                return m, out
+            if engine.listening is not None:
+                return m, self._handle(engine.hear(now, text, m.name), now)
+            target = self._script_for(m)
+            if target is not None and target.id != engine.script.id:
+                out += self._handle(engine.control(now, "stop"), now)
+                out += self.start_script(max(now, self._busy_until) + 0.3, target.id, self._slot_params(m, target))
+            return m, out
+        if speaking:
+            return m, out
+        return m, self._idle_request(now, m)
+
+    def close(self, status: str = "interrupted") -> None:
+        """The runner is ending (end of input, Ctrl-C): close the session row; answers given
+        are already saved."""
+        if self.engine is not None and not self.engine.done:
+            self.engine.status = "done"
+            self._end_session(status)
+        self.engine = None
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _length(self, text: str, settings: VoiceSettings) -> float:
+        return self.speech_length(text, settings)
+
+    def _say(self, out: list[CoachAction], text: str, at: float) -> float:
+        at = max(at, self._busy_until, self.engine.speaking_until if self.engine else 0.0)
+        settings = self.base_voice
+        length = float(self.speech_length(text, settings))
+        out.append(Speak(Cue(t=at, duration=length, text=text), settings))
+        self._busy_until = at + length
+        return self._busy_until
+
+    def _match(self, text: str, in_session: bool, expecting: bool) -> IntentMatch:
+        if self.matcher is None:
+            return IntentMatch(None, 0.0, text=text)
+        return self.matcher.match(text, in_session=in_session, expecting_answer=expecting)
+
+    @staticmethod
+    def _clearly_command(text: str) -> bool:
+        words = text.lower().split()
+        return len(words) <= 3
+
+    def _script_for(self, m: IntentMatch) -> Script | None:
+        if not m.name:
+            return None
+        return self.library.for_intent(m.name, m.slots)
+
+    @staticmethod
+    def _slot_params(m: IntentMatch, script: Script) -> dict[str, Any]:
+        params = {}
+        minutes = m.slots.get("minutes")
+        if minutes is not None and "minutes" in script.params:
+            params["minutes"] = minutes
+        return params
+
+    def _idle_request(self, now: float, m: IntentMatch) -> list[CoachAction]:
+        out: list[CoachAction] = []
+        t = max(now + 0.2, self._busy_until)
+        if m.name == "goodbye":
+            self._say(out, GOODBYE, t)
+            return out
+        if m.name == "help":
+            self._say(out, HELP_IDLE, t)
+            return out
+        script = self._script_for(m)
+        if script is None:
+            if m.name in ("stop", "pause", "quieter", "no", "skip"):
+                return out  # nothing to stop: stay quiet
+            self._say(out, ASK_BACK, t)
+            return out
+        out += self.start_script(t, script.id, self._slot_params(m, script))
+        return out
+
+    def _crisis(self, now: float) -> list[CoachAction]:
+        out: list[CoachAction] = []
+        self.pending = None
+        self._queued = None
+        self.in_crisis = True
+        self._set_crisis_flag()
+        if self.engine is not None and self.engine.script.id == CRISIS_SCRIPT and not self.engine.done:
+            # Already there: go back to the resources rather than start over mid-sentence.
+            out += self._handle(self.engine.control(now, "repeat"), now)
+            out.append(Show(self._resources or "", "resources"))
+            return out
+        if self.engine is not None:
+            out += self._handle(self.engine.control(now, "stop"), now, status="crisis")
+            out.append(Hush())
+        from voicecoach.crisis_lines import lines_for
+
+        line = lines_for(self.region)
+        self._resources = f"If you are in danger or thinking of ending your life: {line.printed()}"
+        out.append(Show(self._resources, "resources"))
+        self._busy_until = now
+        out += self.start_script(now + 0.2, CRISIS_SCRIPT)
+        return out
+
+    def _ask_directly(self, now: float) -> list[CoachAction]:
+        out: list[CoachAction] = []
+        if self.engine is not None and self.engine.status == "running":
+            out += self._handle(self.engine.control(now, "pause"), now, quiet=True)
+            self._paused_for_check = True
+        out.append(Hush())
+        self._busy_until = now
+        end = self._say(out, ASK_DIRECTLY, now + 0.2)
+        self.pending = "ask_directly"
+        self._pending_since = end
+        return out
+
+    def _answer_pending(self, now: float, text: str, m: IntentMatch) -> list[CoachAction]:
+        kind = self.pending
+        words = " " + text.lower() + " "
+        yes = m.name == "yes" or any(f" {w} " in words for w in YES_WORDS)
+        no = m.name == "no" or any(f" {w} " in words for w in ("no", "nope", "not really", "i'm not", "i am not", "never"))
+        out: list[CoachAction] = []
+        if kind == "ask_directly":
+            if yes and not (no and m.name == "no"):
+                return self._crisis(now)
+            self.pending = None
+            end = self._say(out, THANKS_SAFE if no else "Okay. If that changes, tell me, and I'll help you find support.", now + 0.4)
+            out += self._resume_after_check(end + 0.4)
+            return out
+        if kind == "safety_check":
+            # Asking "are you safe": a no, or anything unclear, goes to the resources.
+            if no and not yes:
+                return self._crisis(now)
+            if yes:
+                self.pending = None
+                self._clear_crisis_flag()
+                end = self._say(out, THANKS_SAFE, now + 0.4)
+                queued = getattr(self, "_queued_after_check", None)
+                if queued:
+                    self._queued_after_check = None
+                    out += self.start_script(end + 0.5, queued[0], queued[1])
+                return out
+            self.pending = None
+            return self._crisis(now)
+        self.pending = None
+        return out
+
+    def _pending_timeout(self, at: float) -> list[CoachAction]:
+        out: list[CoachAction] = []
+        kind = self.pending
+        self.pending = None
+        if kind == "safety_check":
+            # No answer to "are you safe": keep the resources in front of them, gently.
+            from voicecoach.crisis_lines import lines_for
+
+            line = lines_for(self.region)
+            out.append(Show(f"If you need someone now: {line.printed()}", "resources"))
+            queued = getattr(self, "_queued_after_check", None)
+            if queued:
+                self._queued_after_check = None
+                out += self.start_script(at, queued[0], queued[1])
+            return out
+        from voicecoach.crisis_lines import lines_for
+
+        line = lines_for(self.region)
+        out.append(Show(f"If you need someone now: {line.printed()}", "resources"))
+        out += self._resume_after_check(at)
+        return out
+
+    def _resume_after_check(self, at: float) -> list[CoachAction]:
+        if self._paused_for_check and self.engine is not None:
+            self._paused_for_check = False
+            return self._handle(self.engine.control(at, "resume"), at)
+        return []
+
+    def _handle(self, actions: list[Action], now: float, status: str | None = None, quiet: bool = False) -> list[CoachAction]:
+        """Keep the journal from engine actions; pass the rest on to the runner."""
+        out: list[CoachAction] = []
+        for a in actions:
+            if isinstance(a, Answer):
+                if a.kind and self.session_id is not None:
+                    self._journal("record_answer", self.session_id, a.kind, a.name, a.value)
+            elif isinstance(a, Complete):
+                if self.session_id is not None:
+                    self._journal("complete_entry", self.session_id, a.kind)
+            elif isinstance(a, Entry):
+                self._journal("add_entry", a.kind, a.fields, self.session_id, True)
+            elif isinstance(a, StartScript):
+                self._queued = (a.script_id, {})
+                self._queued_at = max(now, self.engine.speaking_until if self.engine else now) + 0.5
+            elif isinstance(a, Ended):
+                self._end_session(status or a.status)
+                out.append(a)
+            elif quiet and isinstance(a, Speak):
+                continue
+            else:
+                out.append(a)
+        if self.engine is not None and self.engine.done:
+            self._busy_until = max(self._busy_until, self.engine.speaking_until)
+            self.engine = None
+        return out
+
+    def _end_session(self, status: str) -> None:
+        if self.engine is not None:
+            self.ended.append((self.engine.script.id, status))
+        if self.session_id is not None:
+            self._journal("end_session", self.session_id, status)
+            self.session_id = None
+
+    def _journal(self, method: str, *args: Any) -> Any:
+        if self.journal is None:
+            return None
+        try:
+            return getattr(self.journal, method)(*args)
+        except VoicecoachError as exc:
+            if not self._journal_warned:
+                self._journal_warned = True
+                log.warning("%s", exc)
+                print(f"voicecoach: could not save to the journal: {exc}", flush=True)
+            return None
+
+    def _recall(self, kind: str, field: str) -> Any:
+        return self._journal("last_value", kind, field)
+
+    # -- small persistent flags in the data directory --------------------------------------------
+
+    def _flag(self, name: str) -> Path | None:
+        return self.home / name if self.home is not None else None
+
+    def _first_run(self) -> bool:
+        p = self._flag(".disclaimer-spoken")
+        return p is not None and not p.exists()
+
+    def _mark_first_run(self) -> None:
+        self._touch(self._flag(".disclaimer-spoken"))
+
+    def _crisis_flag(self) -> bool:
+        p = self._flag(".check-safety")
+        return p is not None and p.exists()
+
+    def _set_crisis_flag(self) -> None:
+        self._touch(self._flag(".check-safety"))
+
+    def _clear_crisis_flag(self) -> None:
+        p = self._flag(".check-safety")
+        if p is not None:
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+    @staticmethod
+    def _touch(p: Path | None) -> None:
+        if p is None:
+            return
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.touch()
+        except OSError:
+            pass
