@@ -27,7 +27,9 @@ COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. ``only``: configure just that command's options (the others get
+    their one-line help), so start-up imports one command module, not all of them."""
     parser = argparse.ArgumentParser(
         prog="voicecoach",
         description="An offline, private voice companion for relationship anxiety. "
@@ -38,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, helptext in COMMANDS:
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.set_defaults(_module=module)
-        _configure(p, module)
+        if only is None or only == name:
+            _configure(p, module)
     return parser
 
 
@@ -50,7 +53,10 @@ def _configure(parser: argparse.ArgumentParser, module: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    names = {name for name, _, _ in COMMANDS}
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in names else "")
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
