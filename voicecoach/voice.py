@@ -128,14 +128,14 @@ _WORD = re.compile(r"[\w']+")
 
 def estimate_seconds(text: str, wpm: float) -> float:
     """How long ``text`` takes to say at ``wpm`` words per minute, shaped like espeak-ng's
-    output once trimmed (a word takes about 0.85 of 60/wpm, plus 0.2 s of attack and tail, 0.15 s
+    output once trimmed (a word takes about 0.64 of 60/wpm, plus 0.25 s of attack and tail, 0.15 s
     after a comma, 0.3 s between sentences). Empty text takes 0 s."""
     words = len(_WORD.findall(text))
     if words == 0:
         return 0.0
     commas = len(re.findall(r"[,;:]", text))
     stops = len(re.findall(r"[.!?]+(?=\s+\S)", text))
-    return 0.85 * words * 60.0 / max(wpm, 1.0) + 0.2 + 0.15 * commas + 0.3 * stops
+    return 0.64 * words * 60.0 / max(wpm, 1.0) + 0.25 + 0.15 * commas + 0.3 * stops
 
 
 def _clean(text: str) -> str:
@@ -460,9 +460,17 @@ class _Pyttsx3Worker:
         if module is not None and hasattr(module, "buildDriver"):
             # The espeak driver prints "Audio saved to ..." for every file; keep stdout clean.
             module.print = _quiet  # type: ignore[attr-defined]
+        engine.setProperty("volume", 1.0)  # volume is applied to the samples instead
+        self.synchronize = None
+        if getattr(module, "__name__", "") == "pyttsx3.drivers.espeak":
+            from pyttsx3.drivers import _espeak
+
+            self.synchronize = getattr(_espeak, "Synchronize", None)
+        self._settle()
         self.default_voice = _safe_get(engine, "voice")
         self.voices = _safe_get(engine, "voices") or []
         self.current_voice = self.default_voice
+        self.current_rate: int | None = None
         self.resolved: dict[str, str | None] = {}
         return engine
 
@@ -503,17 +511,28 @@ class _Pyttsx3Worker:
                 req.future.set_result(chunk)
 
     def _speak(self, engine, req: _Request, path: str) -> AudioChunk:
-        engine.setProperty("rate", req.wpm)
-        engine.setProperty("volume", 1.0)
         voice = self._voice_id(req.voice)
+        changed = False
         if voice is not None and voice != self.current_voice:
             engine.setProperty("voice", voice)
-            self.current_voice = voice
+            self.current_voice, changed = voice, True
+        if req.wpm != self.current_rate:
+            engine.setProperty("rate", req.wpm)
+            self.current_rate, changed = req.wpm, True
+        if changed:
+            self._settle()
         engine.save_to_file(req.text, path)
         engine.runAndWait()
         if not os.path.exists(path) or os.path.getsize(path) <= 44:
             raise VoicecoachError("no audio was written")
         return to_mono(read_wav(path))
+
+    def _settle(self) -> None:
+        """With the espeak driver, property changes go through libespeak's command queue, and
+        the ``stop()`` that ``runAndWait`` issues cancels whatever is still queued: a new rate
+        was silently dropped about every other request. Wait until libespeak has applied them."""
+        if self.synchronize is not None:
+            self.synchronize()
 
     def _voice_id(self, wanted: str | None) -> str | None:
         """An engine voice id for a configured id or name fragment; the default when unknown."""
