@@ -147,6 +147,9 @@ def test_last_value_for_recall(journal: Journal):
     journal.add_entry("urge_delay", {"urge": "check his profile", "minutes": 7, "next_minutes": 10})
     journal.add_entry("urge_delay", {"urge": "call", "minutes": 10})  # no next_minutes
     assert journal.last_value("urge_delay", "next_minutes") == 10
+    sid = journal.begin_session("urge-delay")
+    journal.record_answer(sid, "urge_delay", "next_minutes", "15")  # a choose label is text
+    assert journal.last_value("urge_delay", "next_minutes") == 15
 
 
 def test_delete_and_delete_all(journal: Journal):

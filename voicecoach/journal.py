@@ -36,6 +36,12 @@ RATING_FIELDS = frozenset(
 )
 """Fields that hold a rating: always stored as integers."""
 
+
+def _is_count_field(name: str) -> bool:
+    """Durations and counts (``minutes``, ``next_minutes``...) are numbers even when a spoken
+    choice gave them as text ("7"), so a parameter's ``recall`` can read them back."""
+    return name in RATING_FIELDS or name.endswith(("minutes", "seconds", "cycles"))
+
 THOUGHT_RECORD_FIELDS = (
     "situation",
     "feeling",
@@ -169,7 +175,7 @@ def _normalise(field_name: str, value: Any) -> Any:
     """Ratings become integers; other values must be JSON-friendly."""
     if isinstance(value, bool) or value is None:
         return value
-    if field_name in RATING_FIELDS:
+    if _is_count_field(field_name):
         if isinstance(value, str):
             try:
                 value = float(value.strip())
