@@ -266,3 +266,34 @@ def test_validator_rejects_loops_without_exit():
 
 def test_script_from_builds():
     assert script_from(BOX).id == "t-box"
+
+
+OPTIONAL = """
+id: t-opt
+title: t
+description: t
+source: "x"
+steps:
+  - ask: Any plan? You can say skip.
+    as: plan
+    optional: true
+  - collect: Name three sounds.
+    as: hear
+    count: 3
+  - say: Bye.
+"""
+
+
+def test_skip_passes_an_optional_question_and_next_ends_a_collect():
+    d = run_dialogue(OPTIONAL, [(None, "skip"), (None, "a car"), (None, "next")])
+    assert "plan" not in d.answers
+    assert d.answers["hear"] == ["a car"]
+    assert d.texts[-1] == "Bye."
+
+
+def test_yes_no_in_match_lists_must_be_quoted():
+    from voicecoach.scripts import load_script_text
+
+    text = CHOOSE.replace("match: [breathe, breathing]", "match: [yes, breathe]")
+    script, errors = load_script_text(text, "c.yaml")
+    assert script is None and any("quote them" in str(e) for e in errors)

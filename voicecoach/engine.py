@@ -144,6 +144,16 @@ CONTROL_PHRASES = {
 
 SpeechLength = Callable[[str, VoiceSettings], float]
 
+PASS_WORDS = frozenset({"skip", "next", "pass", "move on", "skip it", "skip this", "skip that", "next one",
+                        "nothing", "no plan", "i'd rather not", "rather not", "none"})
+"""Answers that mean "no answer" to an optional question, or "move on" in a collect step."""
+
+
+def is_pass(text: str) -> bool:
+    t = re.sub(r"[^a-z' ]+", " ", text.lower())
+    t = re.sub(r"\b(please|okay|ok|um|uh|just|let's|lets)\b", " ", t)
+    return " ".join(t.split()) in PASS_WORDS
+
 
 def count_items(text: str) -> list[str]:
     """Split an answer like "the lamp my hands and the window" into items.
@@ -535,6 +545,10 @@ class Engine:
             return ("end", None)
         return None
 
+    def _after_answer(self) -> None:
+        """Leave a short, human gap after the person spoke (never inside the coach's speech)."""
+        self._t = max(self._t, self.speaking_until) + ANSWER_GAP
+
     def _pause(self, step: Step) -> float:
         return float(self._resolve(step.pause) or 0)
 
@@ -593,6 +607,9 @@ class Engine:
                 continue
             text, _intent = got
             text = text.strip()
+            if step.optional and (is_pass(text) or _intent == "skip"):
+                self._after_answer()
+                return None
             if step.kind == StepKind.RATE:
                 value = self._number(text, step.scale)
                 if value is None:
@@ -600,14 +617,14 @@ class Engine:
                         return None
                     unreadable_once = True
                     lo, hi = step.scale
-                    self._t += ANSWER_GAP
+                    self._after_answer()
                     end = self._say_texts([f"Sorry, I didn't catch a number. Could you give me one from {lo} to {hi}?"], step)
                     continue
             else:
                 value = text
             self.answers[step.name] = value
             self._out.append(Answer(step.name, value, self.script.journal))
-            self._t += ANSWER_GAP
+            self._after_answer()
             end = self._t
             p = self._pause(step)
             if p:
@@ -635,12 +652,14 @@ class Engine:
                 end = self._say_texts(step.reprompt or ["Take your time. Anything at all is fine."], step)
                 continue
             text, _intent = got
+            if is_pass(text) or _intent == "skip":
+                break
             new = count_items(text) or [text.strip()]
             items.extend(new)
             self.answers[step.name] = list(items)
             self._out.append(Answer(step.name, list(items), self.script.journal))
             left = count - len(items)
-            self._t += ANSWER_GAP
+            self._after_answer()
             extra = {"got": len(items), "left": max(0, left), "count": count}
             if left > 0:
                 lines = step.encourage or ["Good. {left} more."]
@@ -660,7 +679,7 @@ class Engine:
                 choice = self._match_option(step, text, intent)
                 if choice is None and not reprompted:
                     reprompted = True
-                    self._t += ANSWER_GAP
+                    self._after_answer()
                     labels = [o.label for o in step.options]
                     hint = step.reprompt or [f"Sorry, I didn't catch that. You can say {', '.join(labels[:-1])} or {labels[-1]}." if len(labels) > 1 else "Sorry, could you say that again?"]
                     end = self._say_texts(hint, step)
@@ -677,7 +696,8 @@ class Engine:
             if step.name:
                 self.answers[step.name] = choice.label
                 self._out.append(Answer(step.name, choice.label, self.script.journal))
-            self._t += ANSWER_GAP if got is not None else 0
+            if got is not None:
+                self._after_answer()
             if choice.say:
                 end = self._say_texts(choice.say, step)
                 yield _Until(end + 0.4)

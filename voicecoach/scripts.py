@@ -277,7 +277,7 @@ def parse_script(data: Any, file: str) -> tuple[Script | None, list[ScriptError]
     problem makes it unusable."""
     pr = _Problems(file)
     if not isinstance(data, dict):
-        pr.add("a script must be a mapping with id, title, description, source and steps", line_of(data))
+        pr.add("a script must be a mapping with id, title, description, source and steps", line_of(data) or 1)
         return None, pr.items
     for key in data:
         if key not in _TOP:
@@ -692,8 +692,11 @@ def _parse_options(value: Any, line: int | None, pr: _Problems) -> tuple[Option,
             if k not in _OPTION_KEYS:
                 pr.add(f"option: unknown key '{k}' ({', '.join(sorted(_OPTION_KEYS))})", line_of(raw, k))
         match = raw.get("match", [])
-        if isinstance(match, str):
+        if isinstance(match, (str, bool)):
             match = [match]
+        if isinstance(match, list) and any(isinstance(m, bool) for m in match):
+            pr.add("option match: yes/no/on/off read as true/false in YAML; quote them (\"yes\")", line_of(raw, "match"))
+            match = [m for m in match if not isinstance(m, bool)]
         if not isinstance(match, list) or not all(isinstance(m, (str, int)) for m in match):
             pr.add("option match must be a list of words", line_of(raw, "match"))
             match = []
