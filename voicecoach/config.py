@@ -136,10 +136,11 @@ def config_from_text(text: str, name: str = "config.yaml", home: Path | None = N
     return cfg
 
 
-def _apply(target: Any, data: Any, file: str, path: tuple[str, ...]) -> None:
+def _apply(target: Any, data: Any, file: str, path: tuple[str, ...], line: int | None = None) -> None:
     where = ".".join(path) or "top level"
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of settings", file, line_of(data))
+        # A scalar knows no line of its own: name the key's line (or the first line).
+        raise ConfigError(f"{where}: expected a mapping of settings", file, line_of(data) or line or 1)
     known = {f.name: f for f in fields(target) if f.name != "home"}
     for key, value in data.items():
         line = line_of(data, key) if isinstance(data, LDict) else None
@@ -151,7 +152,7 @@ def _apply(target: Any, data: Any, file: str, path: tuple[str, ...]) -> None:
         if is_dataclass(current):
             if value is None:
                 continue
-            _apply(current, value, file, path + (key,))
+            _apply(current, value, file, path + (key,), line)
             continue
         setattr(target, key, _check(path + (key,), value, current, file, line))
 

@@ -78,11 +78,16 @@ def load_yaml(text: str, file: str, error: type[LocatedError] = LocatedError) ->
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
+        line = mark.line + 1 if mark is not None else 1
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
         raise error(f"invalid YAML: {problem}", file, line) from None
+    except yaml.reader.ReaderError as exc:
+        # Not a MarkedYAMLError: it carries a character position, and its str() spans lines.
+        line = text.count("\n", 0, max(0, exc.position)) + 1 if isinstance(exc.position, int) else 1
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        raise error(f"invalid YAML: unacceptable character {char!r} ({exc.reason})", file, line) from None
     except yaml.YAMLError as exc:
-        raise error(f"invalid YAML: {exc}", file, None) from None
+        raise error(f"invalid YAML: {' '.join(str(exc).split())}", file, 1) from None
 
 
 def read_yaml_file(path: Path, error: type[LocatedError] = LocatedError) -> Any:
