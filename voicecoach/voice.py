@@ -565,6 +565,58 @@ def _safe_get(engine, name: str):
         return None
 
 
+# --------------------------------------------------------------------------- never fail a session
+
+
+class FallbackVoice:
+    """Wraps a voice so that speech failing mid-session never ends the session.
+
+    A cue the engine cannot speak (an error, or a hang cut off by the engine's timeout) becomes
+    silence as long as the words would take to say — the runners print every cue's words, so the
+    person still reads them — and that cue is not tried again (a breathing cue repeated hundreds
+    of times must not stall the beat each time). Once the engine gives up (EngineUnavailable),
+    every cue is silent. ``notify`` gets one sentence, once, saying why.
+    """
+
+    def __init__(self, inner: Voice, notify: Callable[[str], None] | None = None):
+        self.inner = inner
+        self.name = inner.name
+        self.fallback_reason = inner.fallback_reason
+        self.notify = notify
+        self.failures = 0
+        """Cues that could not be spoken."""
+        self._silent = SilentVoice(int(getattr(inner, "wpm", 160)), float(getattr(inner, "volume", 1.0)))
+        self._failed: set[tuple[str, VoiceSettings]] = set()
+        self._gave_up = False
+        self._told = False
+
+    def synthesize(self, text: str, settings: VoiceSettings = DEFAULT_SETTINGS) -> AudioChunk:
+        key = (_clean(text), settings)
+        if not self._gave_up and key not in self._failed:
+            try:
+                return self.inner.synthesize(text, settings)
+            except EngineUnavailable as exc:
+                self._gave_up = True
+                self._fail(exc)
+            except VoicecoachError as exc:
+                self._failed.add(key)
+                self._fail(exc)
+        return self._silent.synthesize(text, settings)
+
+    def _fail(self, exc: Exception) -> None:
+        self.failures += 1
+        if not self._told and self.notify is not None:
+            self._told = True
+            self.notify(f"speech output failed ({_one_line(exc)}); I'll print what I can't say.")
+
+    def close(self) -> None:
+        self.inner.close()
+        self._silent.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
 # --------------------------------------------------------------------------- choosing
 
 

@@ -36,13 +36,18 @@ def script_and_params(library: Library, ref: str, sets: list[str]) -> tuple[Scri
     return script, params
 
 
-def make_voice(config: Config, mute: bool = False, quiet: bool = False):
+def make_voice(config: Config, mute: bool = False, quiet: bool = False, live: bool = True):
+    """The configured voice. ``live``: a session in front of a person, where speech failing
+    mid-session falls back to printed words (render, which must not write silence, says False)."""
+    from voicecoach.voice import FallbackVoice
     from voicecoach.voice import make_voice as _make
 
     voice = _make(config.voice, mute=mute)
     reason = getattr(voice, "fallback_reason", None)
     if reason and not quiet:
         print(f"voicecoach: {reason}", file=sys.stderr)
+    if live:
+        voice = FallbackVoice(voice, notify=lambda msg: print(f"voicecoach: {msg}", file=sys.stderr, flush=True))
     return voice
 
 

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             raise VoicecoachError(f"{args.answers}: cannot read answers ({getattr(exc, 'strerror', None) or exc})") from None
     config, library = config_and_library()
     script, params = script_and_params(library, args.script, args.sets)
-    voice = make_voice(config, quiet=True)
+    voice = make_voice(config, quiet=True, live=False)
     if getattr(voice, "fallback_reason", None):
         raise VoicecoachError(f"cannot render speech: {voice.fallback_reason}")
     coach = make_coach(config, library, voice, journal=None, answer_timeout=config.dialogue.answer_timeout, home=False)
