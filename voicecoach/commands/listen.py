@@ -1,0 +1,106 @@
+"""voicecoach listen: hands-free. Listens to the microphone (or WAV files fed as if spoken into
+it) and answers out loud. See docs/live.md."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", metavar="DEV", help="microphone name or index (see `voicecoach devices`)")
+    p.add_argument("--input", metavar="FILE.wav[@SECONDS]", nargs="+", action="extend", default=[],
+                   help="feed WAV files as if spoken into the microphone: back to back, or starting "
+                        "at SECONDS on the input clock")
+    p.add_argument("--output-wav", metavar="OUT.wav", type=Path,
+                   help="write everything the coach says to this WAV (sample 0 = the start of the input)")
+    p.add_argument("--max-seconds", metavar="N", type=float, help="stop when the input clock reaches N seconds")
+    p.add_argument("--fast", action="store_true", help="with --input: virtual time, no waiting (and no sound)")
+    p.add_argument("--engine", metavar="NAME", help="speech engine: auto, vosk, pocketsphinx, whisper")
+    p.add_argument("--mute", action="store_true", help="print what the coach says instead of playing it")
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicecoach.commands._common import config_and_library, make_voice
+    from voicecoach.errors import VoicecoachError
+    from voicecoach.live import Display, LiveLoop, write_output
+    from voicecoach.mic import FileMic, SoundDeviceMic
+    from voicecoach.session import load_disclaimer, make_coach, open_journal, output_path_ok
+
+    if args.fast and not args.input:
+        raise VoicecoachError("--fast needs --input files (a microphone cannot run in virtual time)")
+    if args.output_wav is not None:
+        output_path_ok(args.output_wav)
+    config, library = config_and_library()
+    source = FileMic.from_specs(args.input, realtime=not args.fast) if args.input else None
+    display = Display()
+    voice = make_voice(config, mute=False)
+    speech = load_engines(config, args.engine)
+    speaker = None
+    if not args.fast and not args.mute:
+        from voicecoach.player import open_player
+
+        speaker, reason = open_player(config)
+        if reason:
+            display.line(f"voicecoach: {reason}")
+            speaker = None
+    if source is None:
+        source = SoundDeviceMic(args.device if args.device is not None else config.audio.input_device,
+                                notice=display.notice)
+    journal = open_journal(config)
+    a = config.audio
+    loop = None
+    try:
+        coach = make_coach(config, library, voice, journal=journal, answer_timeout=config.dialogue.answer_timeout)
+        loop = LiveLoop(coach, voice, speech, source, speaker=speaker, display=display,
+                        silences={"command": a.command_silence, "request": a.request_silence,
+                                  "dictation": a.dictation_silence},
+                        max_utterance=a.max_utterance, wake_phrase=a.wake_phrase)
+        _on_signals(loop)
+        display.line(f"voicecoach: {load_disclaimer()}")
+        if not args.input:
+            display.line("voicecoach: listening. Say \"I'm anxious\", \"help me breathe\" or \"ground me\"; "
+                         "\"stop\" at any time; Ctrl-C to leave.")
+        loop.run(coach.begin(loop.now(), None), max_seconds=args.max_seconds)
+        return 0
+    finally:
+        display.close()
+        if loop is not None:
+            if args.output_wav is not None:
+                write_output(args.output_wav, loop.player, loop.now())
+                print(f"voicecoach: wrote {args.output_wav}", file=sys.stderr)
+            loop.player.close()
+        elif speaker is not None:
+            speaker.close()
+        source.close()
+        if journal is not None:
+            journal.close()
+
+
+def load_engines(config, engine: str | None):
+    """The recognisers, loaded and warmed up before the first sample is heard."""
+    import numpy as np
+
+    from voicecoach.asr import load_speech
+    from voicecoach.types import AudioChunk
+
+    speech = load_speech(config, engine=engine)
+    for mode in ("command", "request", "dictation"):
+        rec = speech.recognizer(mode)
+        rec.start()
+        rec.accept(AudioChunk(16000, np.zeros(1600, np.int16)))
+        rec.finish()
+    return speech
+
+
+def _on_signals(loop) -> None:
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        loop.request_stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            pass
