@@ -75,7 +75,7 @@ class CrisisScreen:
         if not isinstance(data, dict):
             raise CrisisDataError("a crisis file is a mapping (gap, variants, idioms, categories...)",
                                   file, line_of(data))
-        known = {"gap", "rules", "variants", "fuzzy_words", "idioms", "downgrade", "categories",
+        known = {"gap", "soft", "rules", "variants", "fuzzy_words", "idioms", "downgrade", "categories",
                  "ambiguous", "grammar_phrases"}
         for key in data:
             if key not in known:
@@ -95,6 +95,7 @@ class CrisisScreen:
             return [normalize(v) for v in vals if normalize(v)]
 
         gap_words = words_list("gap")
+        soft = frozenset(words_list("soft"))
         gap = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in gap_words)
 
         def compile_list(container: Any, key: str | int, use_gap: bool = True) -> list[re.Pattern[str]]:
@@ -108,7 +109,11 @@ class CrisisScreen:
                 if not isinstance(v, str):
                     raise CrisisDataError("a pattern must be text", file, ln)
                 try:
-                    out.append(re.compile(grammar.regex(parse_template(v, file, ln), gap if use_gap else "")))
+                    tree = parse_template(v, file, ln)
+                    if use_gap:
+                        out.append(re.compile(grammar.regex(tree, gap, soft)))
+                    else:
+                        out.append(re.compile(grammar.regex(tree)))
                 except TemplateError as exc:
                     raise CrisisDataError(exc.message, file, ln) from None
             return out

@@ -331,11 +331,24 @@ class Grammar:
 
     # -- regular expressions ------------------------------------------------------------------
 
-    def regex(self, node: Any, gap: str = "") -> str:
+    def regex(self, node: Any, gap: str = "", soft: frozenset[str] = frozenset()) -> str:
         """A regular expression for a template over normalised text padded with one trailing
-        space. ``gap`` is an expression for words that may sit between any two words."""
+        space. ``gap`` is an expression for words that may sit between any two words; ``soft``
+        words may be missing (a recogniser drops small words)."""
         sep = r"\s+" + (f"(?:(?:{gap})\\s+)*" if gap else "")
+        self._soft = soft
         return r"(?<![a-z0-9])" + self._rx(node, sep, 0)
+
+    _soft: frozenset[str] = frozenset()
+
+    def _is_soft(self, item: Any) -> bool:
+        """A small word, or a choice among small words only ("(i|im)")."""
+        if isinstance(item, Word):
+            return item.text in self._soft
+        if isinstance(item, Alt) and not item.optional:
+            return all(len(o.items) == 1 and isinstance(o.items[0], Word)
+                       and o.items[0].text in self._soft for o in item.options)
+        return False
 
     def _rx(self, node: Any, sep: str, depth: int) -> str:
         if depth > 40:
@@ -349,7 +362,15 @@ class Grammar:
         if isinstance(node, End):
             return r"$"
         if isinstance(node, Seq):
-            return "".join(self._rx(i, sep, depth + 1) for i in node.items)
+            parts = []
+            # a small word may be missing from a phrase that keeps two other words
+            droppable = sum(1 for i in node.items if not self._is_soft(i)) >= 2
+            for item in node.items:
+                part = self._rx(item, sep, depth + 1)
+                if droppable and self._is_soft(item):
+                    part = f"(?:{part})?"
+                parts.append(part)
+            return "".join(parts)
         if isinstance(node, Alt):
             opts = [self._rx(o, sep, depth + 1) for o in node.options]
             body = "(?:" + "|".join(opts) + ")"
