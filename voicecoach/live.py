@@ -406,6 +406,14 @@ class LiveLoop:
         self.silences = {"command": 0.3, "request": 0.5, "dictation": 1.2}
         self.silences.update(silences or {})
         self.state = EarState("request", self.silences)
+        self.idle_mode = "request"
+        """The mode for a new request. With pocketsphinx alone, its open decoder is too weak
+        for requests, so the closed phrase set (which holds the short requests) hears them."""
+        try:
+            if speech.engine_for("request") == "pocketsphinx":
+                self.idle_mode = "command"
+        except (AttributeError, VoicecoachError):
+            pass
         self.ear = Ear(speech, self.state, max_utterance=max_utterance, is_barge=self._is_barge,
                        complete=self._complete)
         self.wake = " ".join(words(wake_phrase)) if wake_phrase else None
@@ -440,6 +448,17 @@ class LiveLoop:
         last = self.player.played[-1] if self.player.played else None
         return last is not None and now - last.end < ECHO_TAIL
 
+    def quiet_for(self) -> float:
+        """Seconds since the coach last made a sound (0 while it speaks or a cue is due)."""
+        now = self.now()
+        if self._pending and self._pending[0].cue.t <= now + 0.05:
+            return 0.0
+        until = self.player.playing_until
+        if until is not None and until > now:
+            return 0.0
+        last = self.player.played[-1].end if self.player.played else 0.0
+        return max(0.0, now - last)
+
     def _publish(self) -> None:
         now = self.now()
         lst = self.coach.listening
@@ -448,7 +467,7 @@ class LiveLoop:
         elif lst is not None:
             self.state.mode = lst.mode if lst.mode in ("dictation", "command") else "dictation"
         else:
-            self.state.mode = "request"
+            self.state.mode = self.idle_mode
 
     # -- echo: is this the coach's own voice?
 
@@ -462,8 +481,11 @@ class LiveLoop:
         return bool(spoken) and all(w in spoken for w in heard)
 
     def _is_barge(self, text: str, t0: float, t1: float) -> bool:
+        if not self._speaking(self.now()):
+            return False
         m = self._match(text)
-        if m is None or not (m.crisis or m.name in BARGE_IN):
+        # Crisis statements wait for the end of speech (a one-word partial is not one).
+        if m is None or m.crisis or m.name not in BARGE_IN:
             return False
         return not self.is_echo(text, t0, t1)
 

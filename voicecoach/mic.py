@@ -232,6 +232,8 @@ class Placement:
     when: Callable[[float], bool] | None = None
     """For scripted inputs: the file starts at the first chunk where this returns True (given
     the input time), at or after ``at`` and after the previous file."""
+    label: str = ""
+    """What is said in it (for the demo's transcript)."""
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     start: float | None = None
     """When it actually started on the input clock."""
@@ -274,6 +276,8 @@ class FileMic:
         self.fail: Callable[[float], bool] | None = None
         """Tests: a fault injector, given the input time; True = the device fails now."""
         self.started_count = 0
+        self.on_start: Callable[[Placement], None] | None = None
+        """Called when a file starts playing into the microphone."""
 
     @classmethod
     def from_specs(cls, specs: list[str], realtime: bool = False) -> FileMic:
@@ -327,6 +331,8 @@ class FileMic:
                 self._cur, self._cur_off = nxt, 0
                 nxt.start = now
                 self._i += 1
+                if self.on_start is not None:
+                    self.on_start(nxt)
             take = min(self.chunk - filled, len(self._cur.audio) - self._cur_off)
             out[filled : filled + take] = self._cur.audio[self._cur_off : self._cur_off + take]
             filled += take
