@@ -174,7 +174,9 @@ def _fake_espeak(tmp_path: Path, mode: str) -> dict[str, str]:
 @needs_espeak
 @pytest.mark.parametrize("mode", ["fail", "hang"])
 def test_chat_goes_on_when_the_speech_engine_fails_or_hangs(tmp_path, voicecoach_home, mode):
-    (voicecoach_home / "config.yaml").write_text("voice:\n  engine: espeak\n")
+    # No speaker (a device that is not there), so the scripted chat does not wait for each cue
+    # to be played in real time; every cue's length still comes from the speech engine.
+    (voicecoach_home / "config.yaml").write_text("voice:\n  engine: espeak\n  output_device: no-such-speaker\n")
     env = _fake_espeak(tmp_path, mode)
     env["VOICECOACH_HOME"] = str(voicecoach_home)
     r = run_cli("chat", "--script", "box-breathing", "--set", "cycles=2", "--set", "rate_anxiety=false",
@@ -255,11 +257,8 @@ with open(os.path.join(home, "filler"), "wb") as f:          # fill the disk
             f.write(b"\0" * 65536); f.flush()
     except OSError:
         pass
-p.stdin.write("y" * 300000 + "\n")
-for a in answers[4:]:
-    p.stdin.write(a + "\n")
-p.stdin.close()
-out, err = p.communicate(timeout=60)
+rest = "y" * 300000 + "\n" + "".join(a + "\n" for a in answers[4:])
+out, err = p.communicate(input=rest, timeout=60)
 os.unlink(os.path.join(home, "filler"))
 import sqlite3
 con = sqlite3.connect(os.path.join(home, "journal.sqlite3"))

@@ -212,6 +212,13 @@ class VirtualChat:
         self.speak = speak
 
     def run(self, lines: Iterable[str], first: list[Any]) -> None:
+        try:
+            self._loop(lines, first)
+        finally:
+            # End of input, or Ctrl-C: the session row is closed; answers are already saved.
+            self.coach.close("interrupted")
+
+    def _loop(self, lines: Iterable[str], first: list[Any]) -> None:
         coach = self.coach
         now = 0.0
         it = iter(lines)
@@ -242,7 +249,6 @@ class VirtualChat:
                 break
             now = max(now, d)
             actions = coach.tick(now)
-        coach.close("interrupted")
 
 
 def _next_line(it) -> str | None:
@@ -289,6 +295,13 @@ class RealtimeRunner:
         self.inputs.put(self.EOF)
 
     def run(self, first: list[Any], stop_when_idle: bool = True, max_seconds: float | None = None) -> None:
+        try:
+            self._loop(first, stop_when_idle, max_seconds)
+        finally:
+            # End of input, the time limit, or Ctrl-C: the session row is closed.
+            self.coach.close("interrupted")
+
+    def _loop(self, first: list[Any], stop_when_idle: bool, max_seconds: float | None) -> None:
         self._do(first)
         input_open = True
         while True:
@@ -318,7 +331,6 @@ class RealtimeRunner:
                 _, actions = self.coach.hear(now, item, speaking=speaking)
                 self._do(actions)
             self._do(self.coach.tick(self.now()))
-        self.coach.close("interrupted")
 
     def _do(self, actions: list[Any]) -> None:
         for a in actions:
