@@ -59,8 +59,12 @@ BARGE_IN = frozenset({"stop", "pause", "goodbye"})
 WHILE_SPEAKING = frozenset({"stop", "pause", "resume", "skip", "repeat", "slower", "faster",
                             "louder", "quieter", "goodbye"})
 """Intents taken while the coach is speaking (with crisis statements, always)."""
+SURE = 0.9
+"""Match confidence a command needs while the coach speaks (its own voice blurs into near misses)."""
 ECHO_TAIL = 0.6
 """Seconds after the coach's sound ends that the room may still carry it."""
+ANSWER_TAIL = 0.2
+"""The same after a question: an answer can come quickly, and is heard in its own mode."""
 RETRY_SECONDS = 1.0
 
 _WORDS = re.compile(r"[a-z0-9']+")
@@ -446,7 +450,8 @@ class LiveLoop:
         if until is not None and until > now:
             return True
         last = self.player.played[-1] if self.player.played else None
-        return last is not None and now - last.end < ECHO_TAIL
+        tail = ECHO_TAIL if self.coach.listening is None else ANSWER_TAIL
+        return last is not None and now - last.end < tail
 
     def quiet_for(self) -> float:
         """Seconds since the coach last made a sound (0 while it speaks or a cue is due)."""
@@ -485,7 +490,7 @@ class LiveLoop:
             return False
         m = self._match(text)
         # Crisis statements wait for the end of speech (a one-word partial is not one).
-        if m is None or m.crisis or m.name not in BARGE_IN:
+        if m is None or m.crisis or m.name not in BARGE_IN or m.confidence < SURE:
             return False
         return not self.is_echo(text, t0, t1)
 
@@ -689,7 +694,7 @@ class LiveLoop:
 
     def _hear(self, now: float, text: str, speaking: bool) -> None:
         m = self._match(text)
-        if speaking and m is not None and not m.crisis and m.name not in WHILE_SPEAKING:
+        if speaking and m is not None and not m.crisis and (m.name not in WHILE_SPEAKING or m.confidence < SURE):
             return
         _, actions = self.coach.hear(now, text, speaking=speaking)
         self._do(actions)
