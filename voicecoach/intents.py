@@ -588,14 +588,22 @@ class IntentMatcher:
             chosen = cmd
         elif in_session:
             controls = [s for s in scored if self.intents[s.name].group == "control"]
-            if controls and controls[0].score >= self.threshold and controls[0].score >= best.score - 0.35:
-                chosen = controls[0]
+            if controls and controls[0] is not best:
+                ctl = controls[0]
+                evidence = ctl.keyword > 0 or ctl.template >= 0.9
+                if evidence and ctl.score >= self.threshold and ctl.score >= best.score - 0.35:
+                    chosen = ctl
+                    scored = [s for s in scored if self.intents[s.name].group == "control"]
         if not expecting_answer and self.intents[chosen.name].group == "state":
             techniques = [s for s in scored if self.intents[s.name].group == "technique"]
             if techniques:
                 tech = techniques[0]
-                if tech.score >= self.threshold * 0.9 and tech.score >= chosen.score - 0.35:
+                evidence = tech.keyword > 0 or tech.template >= 0.9
+                if evidence and tech.score >= self.threshold * 0.9 and tech.score >= chosen.score - 0.35:
+                    # a specific request beats the general state it was said in
+                    state = chosen.name
                     chosen = tech
+                    scored = [s for s in scored if s.name != state]
         conf = _calibrate(chosen, scored)
         slots = self._slots_for(chosen.name, text, clean)
         name = chosen.name if conf >= self.threshold else None

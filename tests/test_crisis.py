@@ -1,0 +1,133 @@
+"""The crisis screen, category by category, on the sentence file tests/sentences/crisis_en.yaml:
+every crisis statement caught (also without punctuation, shouted, with small words dropped or
+misheard), ambiguous statements asked about, idioms and ordinary sentences left alone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from voicecoach.crisis import CrisisScreen, screen
+from voicecoach.errors import LocatedError
+from voicecoach.intents import load_matcher
+
+DATA = yaml.safe_load((Path(__file__).parent / "sentences" / "crisis_en.yaml").read_text(encoding="utf-8"))
+CRISIS = [(cat, s) for cat, lines in DATA["crisis"].items() for s in lines]
+CATEGORIES = {"direct", "indirect", "self_harm", "overdose", "farewell", "hopelessness", "method"}
+
+
+def bare(text: str) -> str:
+    return re.sub(r"[^\w\s]", "", text.lower()).replace("_", " ")
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory):
+    return load_matcher(tmp_path_factory.mktemp("home"))
+
+
+def test_every_category_has_several_sentences():
+    assert CATEGORIES <= set(DATA["crisis"])
+    for cat in CATEGORIES:
+        assert len(DATA["crisis"][cat]) >= 4, cat
+
+
+@pytest.mark.parametrize("cat,text", CRISIS, ids=[s for _, s in CRISIS])
+def test_crisis_is_caught(matcher, cat, text):
+    for variant in (text, bare(text), text.upper(), bare(text) + " um yeah"):
+        r = screen(variant)
+        assert r.is_crisis and r.matched, (cat, variant)
+        for in_session in (False, True):
+            for expecting in (False, True):
+                m = matcher.match(variant, in_session=in_session, expecting_answer=expecting)
+                assert m.crisis and m.name == "crisis" and m.confidence == 1.0, variant
+
+
+def test_crisis_survives_recognition_slips():
+    slips = ["i want to kill my self", "i want too die", "want to and my life", "i wanna dye",
+             "i want die", "i wish i was dead", "i wish eye was dead", "every one would be better of without me",
+             "no body would notice if i was gone", "i been cutting my self", "took all mi pills",
+             "ive been saving pills", "i dont see point in going on", "i want end my life",
+             "im going to kil myself", "i feel suicidle", "sewer side", "i took to many pills",
+             "this is goodbye i wont be around", "i have nothing to live four", "i want to end it all"]
+    missed = [s for s in slips if not screen(s).is_crisis]
+    assert not missed, missed
+
+
+def test_dropping_a_small_word_mostly_keeps_the_screen():
+    small = {"to", "a", "the", "i", "my", "im", "of", "is", "be", "and", "just"}
+    total = kept = 0
+    for _cat, text in CRISIS:
+        words = bare(text).split()
+        for i, w in enumerate(words):
+            if w in small and len(words) > 3:
+                total += 1
+                r = screen(" ".join(words[:i] + words[i + 1 :]))
+                kept += r.is_crisis or r.ask_directly
+    assert total and kept / total >= 0.9, (kept, total)
+
+
+@pytest.mark.parametrize("text", DATA["ambiguous"])
+def test_ambiguous_asks_directly(text):
+    r = screen(text)
+    assert r.ask_directly or r.is_crisis, text
+    if not r.is_crisis:
+        assert r.category == "ambiguous"
+
+
+@pytest.mark.parametrize("text", DATA["idioms"])
+def test_idiom_is_not_a_crisis(text):
+    assert not screen(text).is_crisis, text
+
+
+@pytest.mark.parametrize("text", DATA["ordinary"])
+def test_ordinary_sentence_is_not_a_crisis(matcher, text):
+    assert not screen(text).is_crisis, text
+    assert not matcher.match(text).crisis
+    assert not matcher.match(text, in_session=True).crisis
+
+
+def test_negation_does_not_clear():
+    assert screen("I'm fine, I just want to die").is_crisis
+    assert screen("I'm not okay I want to end it").is_crisis
+    assert screen("I'm not going to kill myself but I've been cutting").is_crisis
+    r = screen("I'm not suicidal")
+    assert not r.is_crisis and r.ask_directly
+
+
+def test_an_idiom_does_not_hide_a_crisis_in_the_same_breath():
+    assert screen("I nearly died laughing earlier but honestly I want to die").is_crisis
+    assert screen("my phone is dying and so am I, I want to kill myself").is_crisis
+
+
+def test_bad_crisis_file_names_line(tmp_path):
+    path = tmp_path / "crisis.yaml"
+    path.write_text("categories:\n  direct:\n    - \"want to (die\"\n", encoding="utf-8")
+    with pytest.raises(LocatedError) as err:
+        CrisisScreen.from_file(path)
+    assert f"{path}:3:" in str(err.value)
+
+
+WORDS = ["today", "work", "he", "she", "text", "phone", "coffee", "the", "and", "really", "tired",
+         "um", "so", "weekend", "message", "dinner", "my", "partner", "late", "reply", "okay",
+         "i", "don't", "know", "anyway", "sorry", "week", "night", "just", "like", "home", "seven"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_random_text_never_raises(text):
+    r = screen(text)
+    assert isinstance(r.is_crisis, bool) and isinstance(r.ask_directly, bool)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(CRISIS), st.lists(st.sampled_from(WORDS), max_size=10),
+       st.lists(st.sampled_from(WORDS), max_size=10), st.booleans())
+def test_crisis_among_random_words_is_caught(item, before, after, punctuate):
+    _cat, text = item
+    text = text if punctuate else bare(text)
+    assert screen(" ".join([*before, text, *after])).is_crisis
