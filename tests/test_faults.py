@@ -331,8 +331,12 @@ BAD_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("command", [["render", "box-breathing", "--out", "OUT"], ["chat", "--mute"]])
-@pytest.mark.parametrize("text,line,key", BAD_CONFIGS, ids=[k for _, _, k in BAD_CONFIGS])
+COMMANDS = [["render", "box-breathing", "--out", "OUT"], ["chat", "--mute"], ["listen", "--fast", "--input", "OUT"]]
+
+
+@pytest.mark.parametrize("text,line,key,command",
+                         [(*case, COMMANDS[i % len(COMMANDS)]) for i, case in enumerate(BAD_CONFIGS)],
+                         ids=[f"{k}-{COMMANDS[i % len(COMMANDS)][0]}" for i, (_, _, k) in enumerate(BAD_CONFIGS)])
 def test_a_wrongly_typed_config_value_is_one_line_naming_file_key_and_line(voicecoach_home, tmp_path, command,
                                                                           text, line, key):
     cfg = voicecoach_home / "config.yaml"
