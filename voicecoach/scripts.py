@@ -318,8 +318,8 @@ def parse_script(data: Any, file: str) -> tuple[Script | None, list[ScriptError]
         for i, raw in enumerate(raw_steps):
             line = line_of(raw_steps, i)
             step = _parse_step(raw, i, line, params, pr)
-            if step is not None:
-                steps.append(step)
+            # An unusable step keeps its place, so later checks still name the right lines.
+            steps.append(step if step is not None else Step(StepKind.PAUSE, i, line))
     script = Script(
         id=sid or "?",
         title=str(data.get("title", "")),
@@ -335,7 +335,7 @@ def parse_script(data: Any, file: str) -> tuple[Script | None, list[ScriptError]
         bedtime=bedtime,
         file=file,
     )
-    if steps and len(steps) == len(raw_steps or []):
+    if steps:
         _check_flow(script, pr)
     usable = not pr.items
     return (script if usable else None), pr.items
