@@ -407,3 +407,74 @@ def test_ctrl_c_during_render_leaves_no_half_written_file(tmp_path, voicecoach_h
     assert p.returncode == 130
     assert err.strip().splitlines() == ["voicecoach: stopped."], err
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# A recogniser raising mid-stream
+
+
+class _FailingRecognizer:
+    """The real recogniser, except that its fifth ``accept`` raises (a decoder dying mid-utterance)."""
+
+    def __init__(self, inner, exc: Exception):
+        self.inner, self.exc, self.n = inner, exc, 0
+        self.engine, self.mode = inner.engine, inner.mode
+
+    def start(self):
+        self.inner.start()
+
+    def accept(self, chunk):
+        self.n += 1
+        if self.n == 5:
+            raise self.exc
+        self.inner.accept(chunk)
+
+    def partial(self):
+        return self.inner.partial()
+
+    def finish(self):
+        return self.inner.finish()
+
+
+class _FirstUtteranceFails:
+    """The loaded engines, with the first utterance's recogniser failing mid-stream."""
+
+    def __init__(self, speech, exc: Exception):
+        self.speech, self.exc, self.made = speech, exc, 0
+
+    def recognizer(self, mode="request"):
+        self.made += 1
+        rec = self.speech.recognizer(mode)
+        return _FailingRecognizer(rec, self.exc) if self.made == 1 else rec
+
+    def __getattr__(self, name):
+        return getattr(self.speech, name)
+
+
+@pytest.mark.parametrize("exc", [VoicecoachError("the decoder failed"), RuntimeError("ps_process_raw failed")],
+                         ids=["voicecoach-error", "library-error"])
+def test_a_recogniser_raising_mid_stream_loses_that_utterance_only(voicecoach_home, exc):
+    from voicecoach.asr import load_speech
+    from voicecoach.config import data_path, load_config
+    from voicecoach.live import Display, LiveLoop
+    from voicecoach.mic import FileMic
+    from voicecoach.session import make_coach
+    from voicecoach.voice import SilentVoice
+
+    demo = data_path("demo")
+    config = load_config(voicecoach_home)
+    library = Library.load(voicecoach_home)
+    voice = SilentVoice(160, 1.0)
+    coach = make_coach(config, library, voice, journal=None, answer_timeout=25.0)
+    speech = _FirstUtteranceFails(load_speech(config, engine="pocketsphinx"), exc)
+    source = FileMic.from_specs([f"{demo / 'ground-me.wav'}@0.5", f"{demo / 'help-me-breathe.wav'}@6"])
+    display = Display(io.StringIO(), live=False)
+    loop = LiveLoop(coach, voice, speech, source, display=display)
+    loop.run(coach.begin(loop.now(), None), max_seconds=20)
+
+    said = "\n".join(display.lines + display.notices)
+    assert speech.made >= 2, "the loop stopped listening after the failure"
+    # The failed utterance is lost, the next request is heard and answered.
+    assert any(h.final and "breathe" in h.text for h in loop.heard), [h.text for h in loop.heard]
+    assert "Let's breathe together" in said
+    assert "Traceback" not in said

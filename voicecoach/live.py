@@ -545,8 +545,19 @@ class LiveLoop:
                 echo = self.player.window(end - len(samples) / ASR_RATE, len(samples))
                 samples = np.clip(samples.astype(np.int32) + (echo * self.room_echo).astype(np.int32),
                                   -32768, 32767).astype(np.int16)
-            for h in self.ear.process(samples, end):
+            try:
+                heard = self.ear.process(samples, end)
+            except Exception as exc:  # noqa: BLE001 - an engine library's own errors too
+                self._ear_failed(exc)
+                continue
+            for h in heard:
                 self._on_heard(h)
+
+    def _ear_failed(self, exc: BaseException) -> None:
+        """A recogniser failed mid-utterance: that utterance is lost, listening goes on."""
+        self.display.notice(f"could not recognise that: {exc}")
+        self.ear.rec = None
+        self.ear.endpointer.reset()
 
     def _due(self, until: float) -> None:
         """Virtual time: handle every deadline and cue up to ``until`` at its own time."""
@@ -644,7 +655,7 @@ class LiveLoop:
             try:
                 for h in self.ear.process(samples, self.now()):
                     self._events.put(h)
-            except VoicecoachError as exc:
+            except Exception as exc:  # noqa: BLE001 - an engine library's own errors too
                 self._events.put(f"could not recognise that: {exc}")
                 self.ear.rec = None
                 self.ear.endpointer.reset()
