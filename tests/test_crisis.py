@@ -124,8 +124,13 @@ def test_random_text_never_raises(text):
     assert isinstance(r.is_crisis, bool) and isinstance(r.ask_directly, bool)
 
 
+# Statements whose meaning depends on what follows ("i've got a rope" + "swing for the kids") are
+# caught when said on their own and asked about otherwise; the rest must survive any surrounding.
+EMBEDDABLE = [c for c in CRISIS if c[1] not in ("i've got a rope", "i'm thinking of jumping")]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(CRISIS), st.lists(st.sampled_from(WORDS), max_size=10),
+@given(st.sampled_from(EMBEDDABLE), st.lists(st.sampled_from(WORDS), max_size=10),
        st.lists(st.sampled_from(WORDS), max_size=10), st.booleans())
 def test_crisis_among_random_words_is_caught(item, before, after, punctuate):
     _cat, text = item
