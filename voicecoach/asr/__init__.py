@@ -1,0 +1,393 @@
+"""Speech recognition behind one interface.
+
+A :class:`Recognizer` hears one utterance::
+
+    rec.start()
+    for chunk in chunks:          # 16 kHz mono int16 AudioChunks, any size
+        rec.accept(chunk)
+        rec.partial()             # what has been heard so far (may be empty)
+    transcript = rec.finish()     # final Transcript; the recogniser can then be started again
+
+Models are heavy and recognisers are cheap: :func:`load_speech` loads the engines once (and caches
+them per configuration), and :meth:`Speech.recognizer` makes a fresh recogniser per utterance in
+any mode:
+
+- ``command``: a closed set of phrases (control intents, yes/no, short technique requests and
+  always the crisis phrases); fast, and heard while the coach speaks.
+- ``dictation``: open text, for answers in thought records and I-statements.
+- ``request``: open recognition, cross-checked against the closed set (see :mod:`.request`).
+
+Engines (``asr.engine`` in config, or ``engine=``): ``vosk``, ``pocketsphinx``, ``whisper``, or
+``auto``: vosk with an English model, else whisper for dictation/request with pocketsphinx for
+commands, else pocketsphinx alone. ``Speech.engine_for(mode)`` says which engine serves a mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from voicecoach.errors import EngineUnavailable, VoicecoachError
+from voicecoach.types import AudioChunk, IntentMatch, Transcript
+
+log = logging.getLogger(__name__)
+
+MODES = ("command", "dictation", "request")
+ENGINES = ("auto", "vosk", "pocketsphinx", "whisper")
+
+FALLBACK_PHRASES: tuple[str, ...] = (
+    # Used only when the intents module cannot give its phrase list.
+    "stop", "pause", "resume", "go on", "next", "skip", "repeat", "say that again", "tell me more",
+    "slower", "faster", "louder", "quieter", "yes", "no", "help", "goodbye",
+    "i'm anxious", "can we breathe", "help me breathe", "ground me", "i can't sleep",
+    "help me relax", "help me reframe this thought",
+    "i want to kill myself", "i want to die", "i'm going to hurt myself", "i want to end my life",
+    "i've been saving my pills", "everyone would be better off without me", "suicide",
+)
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """One utterance at a time. Contract:
+
+    - ``start()`` begins an utterance (discarding anything heard before).
+    - ``accept(chunk)`` takes 16 kHz mono int16 audio (other rates/channels are converted).
+    - ``partial()`` is the text so far with ``final=False``; engines that cannot stream
+      (whisper) return an empty text.
+    - ``finish()`` ends the utterance and returns the final :class:`Transcript` (lower case, no
+      punctuation; empty text when nothing was recognised). ``start()`` may be called again.
+    """
+
+    engine: str
+    """The engine that actually decodes (``"whisper+pocketsphinx"`` for a combined request)."""
+    mode: str
+
+    def start(self) -> None: ...
+
+    def accept(self, chunk: AudioChunk) -> None: ...
+
+    def partial(self) -> Transcript: ...
+
+    def finish(self) -> Transcript: ...
+
+
+class Engine(Protocol):
+    """A loaded model, shared by the recognisers it makes."""
+
+    name: str
+
+    def recognizer(self, mode: str, phrases: Sequence[str]) -> Recognizer: ...
+
+
+Matcher = Callable[[str], IntentMatch]
+"""Text → IntentMatch (``voicecoach.intents`` matcher's ``match``)."""
+
+
+@dataclass
+class Speech:
+    """The loaded engines for every mode; make a recogniser per utterance with
+    :meth:`recognizer`."""
+
+    command: Engine
+    """Decodes command mode (a grammar of the phrases)."""
+    dictation: Engine
+    """Decodes dictation, and the open half of request mode."""
+    check: Engine | None
+    """Decodes the closed half of request mode (None: request mode is dictation alone)."""
+    phrases: tuple[str, ...]
+    """The closed phrase set for command mode."""
+    matcher: Matcher | None = None
+    """Used by request mode to choose between the open and the closed decode."""
+    notes: list[str] = field(default_factory=list)
+    """Why an engine was chosen or passed over."""
+    _crisis: tuple[str, ...] | None = field(default=None, repr=False)
+
+    def engine_for(self, mode: str) -> str:
+        """The name of the engine that decodes ``mode`` (``"whisper+pocketsphinx"`` when request
+        mode combines two)."""
+        _check_mode(mode)
+        if mode == "command":
+            return self.command.name
+        if mode == "request" and self.check is not None and self.check.name != self.dictation.name:
+            return f"{self.dictation.name}+{self.check.name}"
+        return self.dictation.name
+
+    def recognizer(self, mode: str = "request") -> Recognizer:
+        """A fresh recogniser for one utterance (cheap: the models are already loaded)."""
+        _check_mode(mode)
+        if mode == "command":
+            return self.command.recognizer("command", self.phrases)
+        if mode == "dictation" or self.check is None:
+            return self.dictation.recognizer("dictation", self.phrases)
+        return RequestRecognizer(
+            self.dictation.recognizer("dictation", self.phrases),
+            self.check.recognizer("command", self.phrases),
+            self.matcher,
+            self.crisis_phrases,
+        )
+
+    @property
+    def crisis_phrases(self) -> tuple[str, ...]:
+        """The phrases of the set that the matcher screens as a crisis."""
+        if self._crisis is None:
+            m = self.matcher
+            self._crisis = tuple(p for p in self.phrases if m is not None and m(p).crisis)
+        return self._crisis
+
+    def transcribe(self, chunk: AudioChunk, mode: str = "request") -> Transcript:
+        """Recognise one whole utterance."""
+        rec = self.recognizer(mode)
+        rec.start()
+        rec.accept(chunk)
+        return rec.finish()
+
+
+@dataclass(frozen=True)
+class RequestChoice:
+    """How a request-mode recogniser chose its answer."""
+
+    source: str
+    """"open", "closed" or "rescored" (a crisis phrase the audio supports)."""
+    reason: str
+    open: Transcript
+    closed: Transcript
+
+
+class RequestRecognizer:
+    """Open recognition with the closed phrase set as a cross-check.
+
+    Both decoders hear the same audio. The open transcript wins, except:
+
+    - a crisis is never lost to a mis-hearing: when the open text is not a crisis statement, the
+      crisis phrases that look like it (and any the closed decode heard) are scored against the
+      audio by the open engine (``rescore``: whisper's mean token log-probability of the
+      phrase); one scoring at least ``rescore_min`` replaces the text. Without ``rescore``, a
+      crisis phrase from the closed decode with confidence >= ``crisis_min`` is taken;
+    - when the open text gives no intent and the closed decode gives one with confidence >=
+      ``closed_min``, the closed phrase is returned.
+
+    ``choice`` records the decision after ``finish()``.
+    """
+
+    mode = "request"
+
+    def __init__(self, open_rec: Recognizer, closed_rec: Recognizer, matcher: Matcher | None,
+                 crisis_phrases: Sequence[str] = (), closed_min: float = 0.75,
+                 crisis_min: float = 0.6, rescore_min: float = -1.3):
+        self.open_rec = open_rec
+        self.closed_rec = closed_rec
+        self.matcher = matcher
+        self.crisis_phrases = tuple(crisis_phrases)
+        self.closed_min = closed_min
+        self.crisis_min = crisis_min
+        self.rescore_min = rescore_min
+        self.engine = f"{open_rec.engine}+{closed_rec.engine}"
+        self.choice: RequestChoice | None = None
+
+    def start(self) -> None:
+        self.choice = None
+        self.open_rec.start()
+        self.closed_rec.start()
+
+    def accept(self, chunk: AudioChunk) -> None:
+        self.open_rec.accept(chunk)
+        self.closed_rec.accept(chunk)
+
+    def partial(self) -> Transcript:
+        p = self.open_rec.partial()
+        return p if p.text else self.closed_rec.partial()
+
+    def finish(self) -> Transcript:
+        o = self.open_rec.finish()
+        c = self.closed_rec.finish()
+        rescore = getattr(self.open_rec, "rescore", None)
+        if self.matcher is not None and rescore is not None and self.crisis_phrases:
+            if not (o.text and self.matcher(o.text).crisis):
+                heard = [c.text] if c.text and self.matcher(c.text).crisis else []
+                cands = list(dict.fromkeys(heard + near_phrases(o.text, self.crisis_phrases)))
+                if cands:
+                    scores = rescore(cands)
+                    best = max(range(len(cands)), key=lambda i: scores[i])
+                    if scores[best] >= self.rescore_min:
+                        t = Transcript(cands[best], math.exp(scores[best]), (), True)
+                        self.choice = RequestChoice(
+                            "rescored", f"audio supports crisis phrase (score {scores[best]:.2f})", o, c)
+                        return t
+                source, reason = choose(o, c, self.matcher, self.closed_min, crisis_min=2.0)
+                self.choice = RequestChoice(source, reason, o, c)
+                return o if source == "open" else c
+        source, reason = choose(o, c, self.matcher, self.closed_min, self.crisis_min)
+        self.choice = RequestChoice(source, reason, o, c)
+        return o if source == "open" else c
+
+
+def choose(o: Transcript, c: Transcript, matcher: Matcher | None,
+           closed_min: float = 0.75, crisis_min: float = 0.6) -> tuple[str, str]:
+    """Which of an open and a closed transcript of the same audio to believe, and why."""
+    if matcher is None:
+        if o.text:
+            return "open", "no matcher: open text"
+        if c.text and c.confidence >= closed_min:
+            return "closed", "no matcher: open decode empty"
+        return "open", "no matcher: nothing confident"
+    mo = matcher(o.text) if o.text else None
+    if mo is not None and mo.crisis:
+        return "open", "open text is a crisis statement"
+    mc = matcher(c.text) if c.text else None
+    if mc is not None and mc.crisis and c.confidence >= crisis_min:
+        return "closed", "closed decode heard a crisis phrase the open text lacks"
+    if (mo is None or mo.name is None) and mc is not None and mc.name and not mc.crisis \
+            and c.confidence >= closed_min:
+        return "closed", "open text gave no intent; closed decode did"
+    return "open", "open text"
+
+
+def near_phrases(text: str, phrases: Sequence[str], min_ratio: float = 60.0, limit: int = 6) -> list[str]:
+    """Phrases like ``text``, best first: whole phrases (rapidfuzz ratio >= ``min_ratio``), and
+    ``text`` with its part most like a shorter phrase replaced by it ("i'm going to third myself"
+    → "i'm going to hurt myself")."""
+    if not text:
+        return []
+    from rapidfuzz import fuzz
+
+    scored: dict[str, float] = {}
+    for p in phrases:
+        r = fuzz.ratio(text, p)
+        if r >= min_ratio:
+            scored[p] = max(scored.get(p, 0.0), r)
+        if len(p) >= 8 and len(p) < len(text):
+            al = fuzz.partial_ratio_alignment(p, text)
+            if al is not None and al.score >= min_ratio + 10:
+                start, end = al.dest_start, al.dest_end
+                # widen to word boundaries
+                while start > 0 and text[start - 1] != " ":
+                    start -= 1
+                while end < len(text) and text[end] != " ":
+                    end += 1
+                spliced = " ".join((text[:start] + p + text[end:]).split())
+                scored[spliced] = max(scored.get(spliced, 0.0), al.score)
+    best = sorted(scored.items(), key=lambda kv: -kv[1])
+    return [p for p, _ in best[:limit]]
+
+
+_cache: dict[tuple, Speech] = {}
+_cache_lock = threading.Lock()
+
+
+def load_speech(
+    config,
+    engine: str | None = None,
+    phrases: Sequence[str] | None = None,
+    matcher: Matcher | None = None,
+) -> Speech:
+    """Load the engines once for ``config`` (cached: a second call with the same settings returns
+    the same object). ``engine`` overrides ``config.asr.engine``; ``phrases`` overrides the
+    intents module's command phrases; ``matcher`` overrides its matcher.
+
+    Raises EngineUnavailable (saying what to install or download) when the engine cannot load.
+    """
+    name = engine or config.asr.engine or "auto"
+    if name not in ENGINES:
+        raise VoicecoachError(f"unknown speech engine '{name}' (choose from {', '.join(ENGINES)})")
+    if phrases is None or matcher is None:
+        default_phrases, default_matcher = _intents(config.home)
+        phrases = default_phrases if phrases is None else phrases
+        matcher = default_matcher if matcher is None else matcher
+    phrases = tuple(dict.fromkeys(p.strip().lower() for p in phrases if p.strip()))
+    key = (name, config.asr.vosk_model, config.asr.whisper_model, config.asr.language,
+           str(config.home), phrases, id(matcher))
+    with _cache_lock:
+        speech = _cache.get(key)
+        if speech is None:
+            speech = _build(config, name, phrases, matcher)
+            _cache[key] = speech
+        return speech
+
+
+def open_recognizer(
+    config,
+    mode: str = "request",
+    engine: str | None = None,
+    phrases: Sequence[str] | None = None,
+) -> Recognizer:
+    """A recogniser for one utterance; the engines behind it are loaded once and cached."""
+    return load_speech(config, engine, phrases).recognizer(mode)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise VoicecoachError(f"unknown recognition mode '{mode}' (choose from {', '.join(MODES)})")
+
+
+def _intents(home: Path) -> tuple[Sequence[str], Matcher | None]:
+    try:
+        from voicecoach.intents import load_matcher
+    except ImportError:
+        log.warning("voicecoach.intents is not available; using the built-in command phrases")
+        return FALLBACK_PHRASES, None
+    m = load_matcher(home)
+    return list(m.command_phrases()), m.match
+
+
+def _load(name: str, config) -> Engine:
+    if name == "vosk":
+        from voicecoach.asr.vosk_engine import VoskEngine
+
+        return VoskEngine.load(config)
+    if name == "pocketsphinx":
+        from voicecoach.asr.pocketsphinx_engine import PocketsphinxEngine
+
+        return PocketsphinxEngine.load()
+    from voicecoach.asr.whisper_engine import WhisperEngine
+
+    return WhisperEngine.load(config)
+
+
+def _build(config, name: str, phrases: tuple[str, ...], matcher: Matcher | None) -> Speech:
+    notes: list[str] = []
+    if name in ("vosk", "pocketsphinx"):
+        eng = _load(name, config)
+        return Speech(eng, eng, eng, phrases, matcher, notes)
+    if name == "whisper":
+        wh = _load("whisper", config)
+        try:
+            check: Engine | None = _load("pocketsphinx", config)
+        except EngineUnavailable as exc:
+            check = None
+            notes.append(f"request mode without a grammar cross-check: {exc}")
+        return Speech(wh, wh, check, phrases, matcher, notes)
+    # auto: vosk with an English model, else whisper + pocketsphinx, else pocketsphinx.
+    loaded: dict[str, Engine] = {}
+    for candidate in ("vosk", "whisper", "pocketsphinx"):
+        try:
+            loaded[candidate] = _load(candidate, config)
+        except EngineUnavailable as exc:
+            notes.append(f"{candidate} passed over: {exc}")
+            continue
+        if candidate == "vosk":
+            eng = loaded["vosk"]
+            return Speech(eng, eng, eng, phrases, matcher, notes)
+    wh, ps = loaded.get("whisper"), loaded.get("pocketsphinx")
+    if wh is not None:
+        return Speech(ps or wh, wh, ps, phrases, matcher, notes)
+    if ps is not None:
+        return Speech(ps, ps, ps, phrases, matcher, notes)
+    raise EngineUnavailable("no speech engine could load: " + "; ".join(notes))
+
+
+def clear_cache() -> None:
+    """Forget loaded engines (tests; after downloading a model)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+__all__ = [
+    "MODES", "ENGINES", "FALLBACK_PHRASES", "Recognizer", "Engine", "Speech", "Matcher",
+    "RequestRecognizer", "RequestChoice", "choose", "load_speech", "open_recognizer",
+    "clear_cache",
+]

