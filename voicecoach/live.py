@@ -38,6 +38,7 @@ import re
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -52,13 +53,19 @@ from voicecoach.mic import MicError, Source
 from voicecoach.player import RecordingPlayer
 from voicecoach.session import cut
 from voicecoach.types import AudioChunk, Cue
-from voicecoach.vad import FRAME_SECONDS, Audio, End, Endpointer, Start
+from voicecoach.vad import FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
 
 BARGE_IN = frozenset({"stop", "pause", "goodbye"})
 """Intents acted on from a partial result, before the person has finished the word."""
 WHILE_SPEAKING = frozenset({"stop", "pause", "resume", "skip", "repeat", "slower", "faster",
                             "louder", "quieter", "goodbye"})
 """Intents taken while the coach is speaking (with crisis statements, always)."""
+DOUBLE_TALK_DB = 3.0
+"""How much louder than the coach's own voice the microphone must be to count as the person."""
+MIN_PERSON = 4
+"""Frames of the person (see DOUBLE_TALK_DB) an utterance over the coach needs to be theirs."""
+MIN_PERSON_CRISIS = 2
+"""The same for a crisis statement: a lower bar (a miss costs more), but never none at all."""
 SURE = 0.9
 """Match confidence a command needs while the coach speaks (its own voice blurs into near misses)."""
 ECHO_TAIL = 0.6
@@ -71,7 +78,7 @@ _WORDS = re.compile(r"[a-z0-9']+")
 
 
 def words(text: str) -> list[str]:
-    return _WORDS.findall(text.lower().replace("\u2019", "'"))
+    return _WORDS.findall(text.lower().replace("\u2019", "").replace("'", ""))
 
 
 # --------------------------------------------------------------------------- what was heard
@@ -92,6 +99,10 @@ class Heard:
     """When the endpoint was reached / the partial was read."""
     barge: bool = False
     """A partial command to act on now."""
+    over_coach: bool = False
+    """The utterance began while the coach was speaking."""
+    person: int = 0
+    """Frames louder than the coach's own voice could make them (someone else talking)."""
 
 
 @dataclass
@@ -99,6 +110,7 @@ class EarState:
     """What the loop tells the ear (written by the loop, read by the ear thread)."""
 
     mode: str = "request"
+    speaking: bool = False
     silence: dict[str, float] = field(default_factory=dict)
 
 
@@ -111,7 +123,8 @@ class Ear:
 
     def __init__(self, speech: Any, state: EarState, *, max_utterance: float = 15.0,
                  is_barge: Callable[[str, float, float], bool] | None = None,
-                 complete: Callable[[str], bool] | None = None):
+                 complete: Callable[[str], bool] | None = None,
+                 reference: Callable[[float, float], float] | None = None):
         self.speech = speech
         self.state = state
         self.is_barge = is_barge or (lambda text, t0, t1: False)
@@ -124,6 +137,15 @@ class Ear:
         self._barged = False
         self._frames = 0
         self._offset = 0.0
+        self.reference = reference
+        """Loudest 30 ms of what the speaker played over a span of session time (dBFS)."""
+        self._coupling: deque[float] = deque(maxlen=300)
+        self.coupling_db = 0.0
+        """How loud the coach's own voice arrives at the microphone, relative to what was
+        played (dB; learnt while it speaks)."""
+        self._person = 0
+        self._over = False
+        self._recent: deque[np.ndarray] = deque(maxlen=6)
 
     def _trailing(self) -> float:
         sil = self.state.silence
@@ -134,6 +156,7 @@ class Ear:
 
     def process(self, samples: np.ndarray, t_end: float) -> list[Heard]:
         out: list[Heard] = []
+        self._learn_coupling(samples, t_end)
         events = self.endpointer.feed(samples)
         # Session time of ear time x: t_end - (ear.now - x).
         self._offset = t_end - self.endpointer.now
@@ -145,7 +168,23 @@ class Ear:
                 self.rec.accept(AudioChunk(ASR_RATE, ev.audio))
                 self._partial, self._same, self._barged, self._frames = "", 0, False, 0
                 self._start = ev.t + self._offset
+                self._over, self._person = self.state.speaking, 0
+                self._recent = deque(maxlen=6)
             elif isinstance(ev, Audio) and self.rec is not None:
+                self._recent.append(ev.audio)
+                if ev.speech and self._double_talk(ev.audio, ev.t + self._offset):
+                    self._person += 1
+                    if self._over and self._person == 1 and self._frames > len(self._recent):
+                        # Someone starts talking over the coach's own voice: hear them from
+                        # here (a little before), not as the tail of a long echo.
+                        self.rec.finish()
+                        self.rec = self.speech.recognizer(self.mode)
+                        self.rec.start()
+                        self.rec.accept(AudioChunk(ASR_RATE, np.concatenate(list(self._recent))))
+                        self._partial, self._same = "", 0
+                        self._start = ev.t + self._offset - len(self._recent) * FRAME_SECONDS
+                        self._frames += 1
+                        continue
                 self.rec.accept(AudioChunk(ASR_RATE, ev.audio))
                 self._frames += 1
                 every = 1 if self.mode == "command" else 3
@@ -157,8 +196,32 @@ class Ear:
                 tr = self.rec.finish()
                 self.rec = None
                 out.append(Heard(tr.text, True, self.mode, self._start, ev.speech_end + self._offset,
-                                 ev.t + self._offset, barge=self._barged))
+                                 ev.t + self._offset, barge=self._barged, over_coach=self._over,
+                                 person=self._person))
         return out
+
+    def _double_talk(self, frame: np.ndarray, t: float) -> bool:
+        """Is someone besides the coach talking in this frame? True when the microphone is
+        louder than the loudest the coach's voice (played over the last 350 ms, to cover the
+        delay through the room) has been arriving, by a margin."""
+        if self.reference is None:
+            return True
+        mic = VoiceActivity.level_db(frame)
+        ref = self.reference(t - 0.35, t + 0.03)
+        if ref < -50.0:
+            return True
+        return mic > ref + self.coupling_db + DOUBLE_TALK_DB
+
+    def _learn_coupling(self, samples: np.ndarray, t: float) -> None:
+        """Every block heard while the coach speaks (speech or not) teaches how loud its voice
+        comes back; the person talking over it is rare enough not to move the 90th percentile."""
+        if self.reference is None or samples.size == 0:
+            return
+        ref = self.reference(t - 0.35, t)
+        if ref > -45.0:
+            self._coupling.append(VoiceActivity.level_db(samples) - ref)
+            if len(self._coupling) >= 20:
+                self.coupling_db = float(np.percentile(self._coupling, 90))
 
     def _check_partial(self, t: float) -> Heard | None:
         p = self.rec.partial().text
@@ -167,7 +230,9 @@ class Ear:
         self._same = self._same + 1 if p == self._partial else 1
         changed = p != self._partial
         self._partial = p
-        if self.mode == "command" and not self._barged and self._same >= 2 and self.is_barge(p, self._start, t):
+        person_ok = not self._over or self._person >= MIN_PERSON
+        if (self.mode == "command" and not self._barged and self._same >= 2 and person_ok
+                and self.is_barge(p, self._start, t)):
             self._barged = True
             return Heard(p, False, self.mode, self._start, t, t, barge=True)
         if changed:
@@ -245,6 +310,19 @@ class TapePlayer(RecordingPlayer):
             if b > a:
                 out[a - i0 : b - i0] += x[a:b]
         return np.clip(out, -32768, 32767).astype(np.int16)
+
+    def level_db(self, t0: float, t1: float) -> float:
+        """The loudest 30 ms frame played between session times t0 and t1 (dBFS; -120 when
+        silent)."""
+        if not self.played or self.played[-1].end <= t0 and all(p.end <= t0 for p in self.played[-3:]):
+            return -120.0
+        x = self.window(t0, max(1, int(round((t1 - t0) * ASR_RATE))))
+        n = len(x) // 480
+        if n == 0:
+            return VoiceActivity.level_db(x)
+        frames = x[: n * 480].astype(np.float64).reshape(n, 480)
+        r = float(np.sqrt(np.mean(frames**2, axis=1)).max())
+        return 20.0 * np.log10(r / 32768.0) if r > 0 else -120.0
 
     def mix(self, seconds: float, rate: int = ASR_RATE) -> np.ndarray:
         """The whole output on the session clock, ``seconds`` long, at ``rate``."""
@@ -409,7 +487,7 @@ class LiveLoop:
         self.player = TapePlayer(self.now, speaker, self.display.notice)
         self.silences = {"command": 0.3, "request": 0.5, "dictation": 1.2}
         self.silences.update(silences or {})
-        self.state = EarState("request", self.silences)
+        self.state = EarState(mode="request", silence=self.silences)
         self.idle_mode = "request"
         """The mode for a new request. With pocketsphinx alone, its open decoder is too weak
         for requests, so the closed phrase set (which holds the short requests) hears them."""
@@ -419,7 +497,7 @@ class LiveLoop:
         except (AttributeError, VoicecoachError):
             pass
         self.ear = Ear(speech, self.state, max_utterance=max_utterance, is_barge=self._is_barge,
-                       complete=self._complete)
+                       complete=self._complete, reference=self.player.level_db)
         self.wake = " ".join(words(wake_phrase)) if wake_phrase else None
         self.room_echo = room_echo
         """Tests and the demo: how much of the coach's own voice a file microphone picks up."""
@@ -467,7 +545,8 @@ class LiveLoop:
     def _publish(self) -> None:
         now = self.now()
         lst = self.coach.listening
-        if self._speaking(now):
+        self.state.speaking = self._speaking(now)
+        if self.state.speaking:
             self.state.mode = "command"
         elif lst is not None:
             self.state.mode = lst.mode if lst.mode in ("dictation", "command") else "dictation"
@@ -493,6 +572,12 @@ class LiveLoop:
         if m is None or m.crisis or m.name not in BARGE_IN or m.confidence < SURE:
             return False
         return not self.is_echo(text, t0, t1)
+
+    def _is_crisis_clear(self, text: str) -> bool:
+        """A crisis statement the coach has not been saying itself: heard even when the
+        double-talk check is unsure (a false alarm costs a gentle question; a miss costs more)."""
+        m = self._match(text)
+        return m is not None and m.crisis and not self.is_echo(text, 0.0, self.now()) and len(words(text)) >= 3
 
     def _complete(self, text: str) -> bool:
         m = self._match(text)
@@ -633,6 +718,12 @@ class LiveLoop:
     def _ear_thread(self) -> None:
         src = self.source
         down = False
+        try:
+            src.start()
+        except MicError as exc:
+            down = True
+            self._mic_down = str(exc)
+            self._events.put(f"{exc}. I'll keep trying; say something when it's connected.")
         while not self._stop.is_set():
             try:
                 if down:
@@ -684,6 +775,10 @@ class LiveLoop:
                 self._hear(now, h.text, speaking=True)
             return
         self.heard.append(h)
+        if h.over_coach and (h.person < MIN_PERSON_CRISIS or (h.person < MIN_PERSON and not self._is_crisis_clear(h.text))):
+            self.ignored.append(h.text)
+            self.display.show_heard(h.text, "  (my own voice: ignored)")
+            return
         if h.mode == "command" and self.is_echo(h.text, h.start, h.end):
             self.ignored.append(h.text)
             self.display.show_heard(h.text, "  (my own voice: ignored)")
