@@ -24,6 +24,7 @@ from voicecoach.player import (
     Player,
     RecordingPlayer,
     find_output_device,
+    list_devices,
     open_player,
 )
 from voicecoach.types import AudioChunk
@@ -162,7 +163,11 @@ def test_device_not_found_names_the_device():
 def test_open_player_never_raises_for_a_missing_device():
     player, reason = open_player(VoiceConfig(output_device="No Such Speaker 9000"))
     assert isinstance(player, NullPlayer)
-    assert reason.startswith("Audio output is off: ") and "No Such Speaker 9000" in reason
+    assert reason.startswith("Audio output is off: ")
+    if any(d.max_output_channels for d in list_devices()):
+        assert "No Such Speaker 9000" in reason  # devices exist, just not that one
+    else:
+        assert "no sound device found" in reason
     assert reason.endswith("I'll print what I'd say.")
 
 
