@@ -74,6 +74,7 @@ def main() -> int:
     args = ap.parse_args()
     rows: list[tuple[str, str, float | None]] = []
     stops: list[float] = []
+    starts: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["VOICECOACH_HOME"] = str(Path(tmp) / "home")
         tmpd = Path(tmp)
@@ -99,15 +100,19 @@ def main() -> int:
             stop_end = at + last_sound(read_wav(stop).samples)
             x = np.abs(o.samples.astype(np.int32))
             loud = np.flatnonzero(x > 300)
-            after = loud[loud > int(stop_end * o.rate)]
-            if len(loud) and loud[-1] / o.rate < stop_end - 1.0:
+            if not np.any(loud > int(at * o.rate)):
+                silent = at if np.any(loud > int((at - 0.3) * o.rate)) else None
+            else:
+                # The end of the sound going on when "stop" began: the first gap of 0.3 s after it.
+                seg = loud[loud >= int(at * o.rate)]
+                gaps = np.flatnonzero(np.diff(seg) > 0.3 * o.rate)
+                silent = (seg[gaps[0]] + 1) / o.rate if gaps.size else (seg[-1] + 1) / o.rate
+            if silent is None:
                 continue  # the coach was not speaking when "stop" came
-            silent = (after[-1] + 1) / o.rate if after.size else stop_end
-            # The coach may start a new sentence later; the end of the cut one is what counts.
-            cut = [(after[k] + 1) / o.rate for k in range(len(after) - 1) if after[k + 1] - after[k] > o.rate * 0.5]
-            silent = cut[0] if cut else silent
             stops.append(silent - stop_end)
-            print(f"stop at {at:.1f} s: silent {1000 * (silent - stop_end):.0f} ms after the end of the word")
+            starts.append(silent - at)
+            print(f"stop at {at:.1f} s: silent {1000 * (silent - stop_end):.0f} ms after the end of the word "
+                  f"({1000 * (silent - at):.0f} ms after its start)")
     lats = [lat for _, _, lat in rows if lat is not None]
     med = statistics.median(lats) if lats else float("nan")
     smed = statistics.median(stops) if stops else float("nan")
@@ -121,7 +126,8 @@ def main() -> int:
         f"- **End of speech → first sound of the reply: median {med * 1000:.0f} ms** over {len(lats)} requests "
         "(target ≤ 800 ms, aim 400 ms).",
         f"- **\"stop\" → silence: median {smed * 1000:.0f} ms** from the end of the word over {len(stops)} tries "
-        "(target ≤ 300 ms).", "",
+        f"(target ≤ 300 ms; negative: cut while the word was still being said, from the partial "
+        f"result); median {statistics.median(starts) * 1000 if starts else float('nan'):.0f} ms from its start.", "",
         "| request | heard | reply after |", "|---|---|---|",
     ]
     for req, heard, lat in rows:
