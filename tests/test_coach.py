@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import text_length
 from voicecoach.coach import ASK_DIRECTLY, ASK_SAFE, Coach, Show
 from voicecoach.engine import Speak
 from voicecoach.intents import load_matcher
 from voicecoach.journal import Journal
 from voicecoach.scripts import Library
+
+from helpers import text_length
 
 
 @pytest.fixture

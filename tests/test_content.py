@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import run_dialogue
 
 from voicecoach.config import data_path
 from voicecoach.crisis_lines import script_values
@@ -14,6 +13,8 @@ from voicecoach.engine import EngineOptions, StartScript
 from voicecoach.journal import THOUGHT_RECORD_FIELDS
 from voicecoach.scripts import Library, StepKind, validate_files
 from voicecoach.yamlio import read_yaml_file
+
+from helpers import run_dialogue
 
 IDS = [
     "check-in", "box-breathing", "breathing-478", "resonance-breathing", "cyclic-sighing",

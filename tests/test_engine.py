@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import run_dialogue, script_from
 from voicecoach.engine import Ended, count_items, fill
+
+from helpers import run_dialogue, script_from
 
 BOX = """
 id: t-box

@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
 from voicecoach.audio import onsets, read_wav
+
+from conftest import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from typing import Any
 from voicecoach.config import data_path
 from voicecoach.errors import ScriptError
 from voicecoach.types import Phase
-from voicecoach.yamlio import LDict, LList, line_of, load_yaml
+from voicecoach.yamlio import line_of, load_yaml
 
 PROTECTED = frozenset({"crisis-support"})
 """Scripts a user file can never replace."""

@@ -6,7 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from voicecoach.commands._common import add_set_option, config_and_library, make_voice, script_and_params
+from voicecoach.commands._common import (
+    add_set_option,
+    config_and_library,
+    make_voice,
+    script_and_params,
+)
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -17,7 +17,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from voicecoach.commands._common import config_and_library, make_voice, script_and_params
     from voicecoach.player import NullPlayer, open_player
-    from voicecoach.session import Printer, RealtimeRunner, load_disclaimer, make_coach, open_journal, stdin_lines_to
+    from voicecoach.session import (
+        Printer,
+        RealtimeRunner,
+        load_disclaimer,
+        make_coach,
+        open_journal,
+        stdin_lines_to,
+    )
 
     config, library = config_and_library()
     script, params = script_and_params(library, args.script, args.sets)
