@@ -23,8 +23,17 @@ CONTRACT = ["anxious", "breathe", "ground", "reframe", "sleep", "relax", "i_stat
             "help", "goodbye"]
 
 
+def _measured(f: Path) -> bool:
+    """Blind batches (blind*.yaml) are measurements of sentences the matcher was not written
+    from: they are held to the targets as a whole (test_blind_batches_meet_the_targets), not
+    sentence by sentence, so they stay honest measurements rather than more templates."""
+    return f.stem.startswith("blind")
+
+
 def _cases():
     for f in sorted(SENTENCES.glob("*.yaml")):
+        if _measured(f):
+            continue
         data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
         for block in data.get("tests", []):
             for s in block["sentences"]:
@@ -48,6 +57,31 @@ def test_sentence(matcher, text, want, slots, ctx):
         assert m.name == want, (text, m)
     for k, v in slots.items():
         assert str(m.slots.get(k)) == str(v), (text, k, m.slots)
+
+
+@pytest.mark.parametrize("path", sorted(p for p in SENTENCES.glob("*.yaml") if _measured(p)),
+                         ids=lambda p: p.stem)
+def test_blind_batches_meet_the_targets(matcher, path):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    total = right = 0
+    for block in data.get("tests", []):
+        ctx = block.get("context") or {}
+        want = block["intent"]["name"]
+        for s in block["sentences"]:
+            m = matcher.match(s, in_session=bool(ctx.get("in_session")),
+                              expecting_answer=bool(ctx.get("expecting_answer")))
+            total += 1
+            right += m.name == want
+    assert total >= 100 and right / total >= 0.95, (right, total)
+    crisis = [s for lines in (data.get("crisis") or {}).values() for s in lines]
+    missed = [s for s in crisis if not matcher.match(s).crisis
+              or not matcher.match(s, in_session=True, expecting_answer=True).crisis]
+    assert crisis and not missed, missed
+    ordinary = [s for s in data.get("ordinary") or [] if matcher.match(s).crisis]
+    assert not ordinary, ordinary
+    idioms = data.get("idioms") or []
+    flagged = [s for s in idioms if screen(s).is_crisis]
+    assert idioms and len(flagged) <= len(idioms) // 10, flagged
 
 
 def test_contract_intents_exist(matcher):
@@ -116,6 +150,42 @@ def test_command_phrases(matcher):
         m = matcher.match(p, in_session=True)
         r = screen(p)
         assert m.name is not None or r.ask_directly, p
+
+
+def test_template_expansions_are_cached_by_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICECOACH_CACHE", str(tmp_path / "cache"))
+    yaml_text = "intents:\n  paint:\n    group: technique\n    templates: ['paint it (red|blue)']\n"
+    first = IntentMatcher.from_yaml(yaml_text, "mini.yaml")
+    files = list((tmp_path / "cache").glob("expansions-*.json"))
+    assert len(files) == 1
+    again = IntentMatcher.from_yaml(yaml_text, "mini.yaml")
+    assert again.template_sentences("paint") == first.template_sentences("paint")
+    assert again.match("paint it blue").name == "paint"
+    changed = IntentMatcher.from_yaml(yaml_text.replace("blue", "green"), "mini.yaml")
+    assert changed.match("paint it green").name == "paint"
+    assert len(list((tmp_path / "cache").glob("expansions-*.json"))) == 2
+    files[0].write_text("not json", encoding="utf-8")  # a damaged cache is rebuilt
+    assert IntentMatcher.from_yaml(yaml_text, "mini.yaml").match("paint it red").name == "paint"
+    monkeypatch.setenv("VOICECOACH_CACHE", "")
+    assert IntentMatcher.from_yaml(yaml_text, "mini.yaml").match("paint it red").name == "paint"
+
+
+def test_load_is_fast_with_a_warm_cache(tmp_path, monkeypatch):
+    import time
+
+    import voicecoach.crisis as crisis_mod
+    import voicecoach.intents as intents_mod
+
+    monkeypatch.setenv("VOICECOACH_CACHE", str(tmp_path / "cache"))
+    intents_mod._CACHE.clear()
+    intents_mod.load_matcher(tmp_path)  # fills the cache
+    intents_mod._CACHE.clear()
+    crisis_mod.default_screen.cache_clear()
+    t0 = time.perf_counter()
+    m = intents_mod.load_matcher(tmp_path)
+    elapsed = time.perf_counter() - t0
+    assert m.match("I'm anxious").name == "anxious"
+    assert elapsed < 1.5, elapsed  # about 0.3 s on a quiet machine; was about 2 s with no cache
 
 
 def test_normalize():

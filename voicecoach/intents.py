@@ -12,12 +12,16 @@ Template syntax (shared with the crisis screen):
 - ``<rule>``: an expansion rule from ``expansion_rules``
 - ``*`` (keywords and crisis patterns only): up to three words of anything
 - ``$`` (keywords and crisis patterns only): the end of the utterance
+- ``^`` (keywords and crisis patterns only): the start of the utterance
 
 Every utterance goes through the crisis screen first (:mod:`voicecoach.crisis`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -61,10 +65,11 @@ _CONTRACTIONS = [
     ("im gonna", "im going to"), ("u", "you"), ("ur", "your"), ("pls", "please"),
     ("plz", "please"), ("thx", "thanks"), ("tho", "though"), ("til", "until"), ("till", "until"),
     ("bf", "boyfriend"), ("gf", "girlfriend"), ("alright", "all right"), ("allright", "all right"),
-    ("my self", "myself"), ("cant not", "cant"), ("wont be", "wont be"),
+    ("my self", "myself"), ("cant not", "cant"), ("wont be", "wont be"), ("uh huh", "uhhuh"),
+    ("mm hmm", "mhm"), ("mhmm", "mhm"), ("uh uh", "no"),
 ]
 _CONTRACTION_RE = [
-    (re.compile(r"(?<![a-z0-9])" + re.escape(a) + r"(?![a-z0-9])"), b) for a, b in _CONTRACTIONS
+    (a, re.compile(r"(?<![a-z0-9])" + re.escape(a) + r"(?![a-z0-9])"), b) for a, b in _CONTRACTIONS
 ]
 _DIGIT_SEQUENCES = {"478": "four seven eight", "54321": "five four three two one"}
 
@@ -94,8 +99,9 @@ def normalize(text: str) -> str:
         else:
             words.append(tok)
     text = " ".join(words)
-    for rx, repl in _CONTRACTION_RE:
-        text = rx.sub(repl, text)
+    for plain, rx, repl in _CONTRACTION_RE:
+        if plain in text:  # a substring test first: most rules do not apply
+            text = rx.sub(repl, text)
     return " ".join(text.split())
 
 
@@ -139,7 +145,12 @@ class End:
     pass
 
 
-_TOKENS = re.compile(r"\s*(\[|\]|\(|\)|\||\{[^}]*\}|<[^>]*>|\*|\$|[^\s\[\]()|{}<>*$]+\*?)")
+@dataclass(frozen=True)
+class Start:
+    pass
+
+
+_TOKENS = re.compile(r"\s*(\[|\]|\(|\)|\||\{[^}]*\}|<[^>]*>|\*|\$|\^|[^\s\[\]()|{}<>*$^]+\*?)")
 
 
 def parse_template(text: str, file: str | None = None, line: int | None = None) -> Alt:
@@ -200,6 +211,8 @@ def parse_template(text: str, file: str | None = None, line: int | None = None) 
                 items.append(Wild())
             elif tok == "$":
                 items.append(End())
+            elif tok == "^":
+                items.append(Start())
             else:
                 word = tok.replace("'", "").replace("\u2019", "").lower()
                 for part in word.split("-"):
@@ -240,7 +253,7 @@ class Grammar:
             raise TemplateError("expansion rules refer to each other in a loop")
         if isinstance(node, Word):
             return 1
-        if isinstance(node, (Wild, End)):
+        if isinstance(node, (Wild, End, Start)):
             return 1
         if isinstance(node, Seq):
             n = 1
@@ -265,7 +278,7 @@ class Grammar:
     def _expand(self, node: Any) -> list[tuple[list[str], dict[str, str]]]:
         if isinstance(node, Word):
             return [([node.text.rstrip("*")], {})]
-        if isinstance(node, (Wild, End)):
+        if isinstance(node, (Wild, End, Start)):
             return [([], {})]
         if isinstance(node, Seq):
             acc: list[tuple[list[str], dict[str, str]]] = [([], {})]
@@ -294,7 +307,7 @@ class Grammar:
         """One random sentence of a template."""
         if isinstance(node, Word):
             return [node.text.rstrip("*")], {}
-        if isinstance(node, (Wild, End)):
+        if isinstance(node, (Wild, End, Start)):
             return [], {}
         if isinstance(node, Seq):
             words: list[str] = []
@@ -361,6 +374,8 @@ class Grammar:
             return r"(?:[a-z0-9]+\s+){0,3}"
         if isinstance(node, End):
             return r"$"
+        if isinstance(node, Start):
+            return r"^"
         if isinstance(node, Seq):
             parts = []
             # a small word may be missing from a phrase that keeps two other words
@@ -471,18 +486,7 @@ class IntentMatcher:
             + r")(?![a-z0-9])"
         ) if fillers else None
         self._leading = set(leading_fillers)
-        self._choices: list[str] = []
-        self._owner: list[str] = []
-        self._slots: list[dict[str, str]] = []
-        for intent in intents.values():
-            for t in intent.templates:
-                for text, slots in grammar.sentences(t.tree):
-                    norm = self.clean(text)
-                    if not norm:
-                        continue
-                    self._choices.append(norm)
-                    self._owner.append(intent.name)
-                    self._slots.append(slots)
+        self._choices, self._owner, self._slots = self._expansions()
         self._owner_arr = np.array(self._owner)
         self._index = {name: np.flatnonzero(self._owner_arr == name) for name in intents}
         self._slot_rx: dict[str, list[tuple[re.Pattern[str], str]]] = {}
@@ -491,6 +495,60 @@ class IntentMatcher:
             for v in lst.values:
                 pats.append((re.compile(grammar.regex(v.text)), v.value))
             self._slot_rx[lst.name] = pats
+
+    def _expansion_key(self) -> str:
+        """A digest of everything the template expansions depend on."""
+        h = hashlib.sha256(_EXPANSION_VERSION.encode())
+        h.update(repr(_CONTRACTIONS).encode())
+        h.update(repr((self._fillers.pattern if self._fillers else "", sorted(self._leading))).encode())
+        h.update(repr(sorted((k, v) for k, v in self.grammar.rules.items())).encode())
+        h.update(repr(sorted((k, [(v.text, v.value) for v in lst.values])
+                             for k, lst in self.grammar.lists.items())).encode())
+        for intent in self.intents.values():
+            h.update(repr((intent.name, [t.tree for t in intent.templates])).encode())
+        return h.hexdigest()[:32]
+
+    def _expansions(self) -> tuple[list[str], list[str], list[dict[str, str]]]:
+        """Every template's (cleaned) expansions with their intent and slots.
+
+        Expanding and cleaning some 20 000 sentences takes about a second, so the result is kept
+        in the user cache directory under a digest of the templates, lists, rules and fillers."""
+        path = None
+        cache = _cache_dir()
+        if cache is not None:
+            path = cache / f"expansions-{self._expansion_key()}.json"
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(data, dict) and len(data.get("choices", ())) == len(data.get("owner", ())) \
+                        == len(data.get("slots", ())) and set(data["owner"]) <= set(self.intents):
+                    return list(data["choices"]), list(data["owner"]), list(data["slots"])
+            except (OSError, ValueError, TypeError):
+                pass
+        choices: list[str] = []
+        owner: list[str] = []
+        slot_values: list[dict[str, str]] = []
+        for intent in self.intents.values():
+            for t in intent.templates:
+                for text, slots in self.grammar.sentences(t.tree):
+                    norm = self.clean(text)
+                    if not norm:
+                        continue
+                    choices.append(norm)
+                    owner.append(intent.name)
+                    slot_values.append(slots)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps({"choices": choices, "owner": owner, "slots": slot_values}),
+                               encoding="utf-8")
+                os.replace(tmp, path)
+                old = sorted(path.parent.glob("expansions-*.json"), key=lambda p: p.stat().st_mtime)
+                for stale in old[:-8]:  # keep the few most recent (packaged and user files)
+                    stale.unlink(missing_ok=True)
+            except OSError:
+                pass  # a read-only cache only costs time
+        return choices, owner, slot_values
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -515,7 +573,7 @@ class IntentMatcher:
     def from_files(cls, paths: list[Path], threshold: float | None = None) -> IntentMatcher:
         raw = _RawIntents.empty()
         for p in paths:
-            raw.merge(read_yaml_file(Path(p), IntentsError), str(p))
+            raw.merge(read_yaml_fast(Path(p), IntentsError), str(p))
         m = raw.build(threshold)
         m._raw = raw
         return m
@@ -834,6 +892,34 @@ class _RawIntents:
         return IntentMatcher(self.intents, grammar, self.fillers, self.leading, th)
 
 
+def read_yaml_fast(path: Path, error: type[LocatedError]) -> Any:
+    """:func:`voicecoach.yamlio.read_yaml_file` with libyaml's parser when it is installed (about
+    eight times faster on the intents file). Any problem falls back to the pure-Python reader,
+    which names file and line."""
+    try:
+        import yaml
+
+        from voicecoach import yamlio
+
+        loader = _C_LOADER.get("loader")
+        if loader is None:
+            class _CLoader(yaml.CSafeLoader):  # type: ignore[name-defined,misc]
+                pass
+
+            _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                     yamlio._construct_mapping)  # noqa: SLF001
+            _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+                                     yamlio._construct_sequence)  # noqa: SLF001
+            loader = _C_LOADER["loader"] = _CLoader
+        text = Path(path).read_text(encoding="utf-8")
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader with line numbers
+    except Exception:  # noqa: BLE001 - the slow reader gives the located error
+        return read_yaml_file(Path(path), error)
+
+
+_C_LOADER: dict[str, Any] = {}
+
+
 def _parse_list(name: str, body: Any, file: str, line: int | None) -> SlotList:
     if not isinstance(body, dict) or not isinstance(body.get("values"), list):
         raise IntentsError(f"list {name!r} needs values: [...]", file, line)
@@ -851,6 +937,22 @@ def _parse_list(name: str, body: Any, file: str, line: int | None) -> SlotList:
 
 
 _CACHE: dict[tuple[str, float | None, float], IntentMatcher] = {}
+_EXPANSION_VERSION = "1"  # raise when expansion or cleaning changes in a way the digest cannot see
+
+
+def _cache_dir() -> Path | None:
+    """Where template expansions are cached: $VOICECOACH_CACHE, else $XDG_CACHE_HOME/voicecoach,
+    else ~/.cache/voicecoach; None when VOICECOACH_CACHE is empty (no cache)."""
+    env = os.environ.get("VOICECOACH_CACHE")
+    if env is not None:
+        return Path(env) if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    if base:
+        return Path(base) / "voicecoach"
+    try:
+        return Path.home() / ".cache" / "voicecoach"
+    except RuntimeError:
+        return None
 
 
 def load_matcher(home: Path | None = None, threshold: float | None = None) -> IntentMatcher:
