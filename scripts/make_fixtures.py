@@ -89,7 +89,7 @@ def speak(text: str, voice: str, wpm: int, pitch: int, out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
         _run(["espeak-ng", "-v", voice, "-s", str(wpm), "-p", str(pitch), "-w", str(raw), text])
-        _run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.4"])
+        _run(["sox", "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.4"])
 
 
 def add_noise(clean: Path, out: Path, kind: str = "pinknoise", level: float = 0.08) -> None:
@@ -97,9 +97,9 @@ def add_noise(clean: Path, out: Path, kind: str = "pinknoise", level: float = 0.
     dur = subprocess.run(["soxi", "-D", str(clean)], capture_output=True, text=True, check=True)
     with tempfile.TemporaryDirectory() as tmp:
         noise = Path(tmp) / "noise.wav"
-        _run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise), "synth",
+        _run(["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise), "synth",
               dur.stdout.strip(), kind, "vol", str(level)])
-        _run(["sox", "-m", str(clean), str(noise), "-b", "16", str(out)])
+        _run(["sox", "-R", "-m", str(clean), str(noise), "-b", "16", str(out)])
 
 
 def build(out_dir: Path, which: str = "all", noise: bool = True, voices: int = len(VOICES)) -> list[dict]:

