@@ -136,3 +136,30 @@ def test_crisis_among_random_words_is_caught(item, before, after, punctuate):
     _cat, text = item
     text = text if punctuate else bare(text)
     assert screen(" ".join([*before, text, *after])).is_crisis
+
+
+def test_second_line_catches_what_no_pattern_names():
+    # cue classes combined within a few words: found by the cue scorer, not a category pattern
+    for text in ["i've got a stash of my mum's codeine hidden away",
+                 "i scratched my thighs till there was blood everywhere"]:
+        r = screen(text)
+        assert r.is_crisis and " + " in (r.matched or ""), (text, r)
+
+
+def test_start_anchor_keeps_a_farewell_apart_from_a_question():
+    assert screen("tell my mum i'm sorry").is_crisis
+    assert not screen("how do i tell him i'm sorry").is_crisis
+
+
+def test_gap_words_do_not_hide_or_create_a_crisis():
+    assert screen("i think i would honestly rather be dead").is_crisis
+    assert not screen("I feel like I'm going to die, my heart is racing").is_crisis
+
+
+def test_bad_combination_names_line(tmp_path):
+    path = tmp_path / "crisis.yaml"
+    path.write_text("categories:\n  direct: [die]\ncues:\n  a: [x]\ncombinations:\n  - {all: [a, b]}\n",
+                    encoding="utf-8")
+    with pytest.raises(LocatedError) as err:
+        CrisisScreen.from_file(path)
+    assert f"{path}:6:" in str(err.value)
