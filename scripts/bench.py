@@ -11,7 +11,8 @@ What it measures (medians of several runs; each run in a fresh process where mem
    time, fed in 100 ms chunks as the live loop does) and peak memory, beside the raw engine library
    called directly on the same audio in the same run, so voicecoach's overhead is a ratio.
 2. Intent matcher throughput (utterances per second, crisis screen included).
-3. End of speech -> first sound of the reply through ``voicecoach listen --input`` at real-time pace.
+3. End of speech -> first sound of the reply through ``voicecoach listen --input`` at real-time pace
+   (``scripts/bench_live.py`` when it is there: ten-plus requests and stop -> silence).
 4. Live cue timing: box breathing through the real RealtimeRunner, voice and coach on the real
    monotonic clock, into a RecordingPlayer; the error of every breathing cue against its scheduled
    t0 + n seconds (median, p95, max) and the drift over the run; RSS over the run (the soak).
@@ -377,7 +378,10 @@ def build_report(res: dict, args) -> str:
               f"included); loading the matcher takes {fmt(it.get('load_s'), ' s')}.", ""]
     lines += ["## End of speech → reply (listen --input, real time)", ""]
     lat = res["latency"]
-    if "error" in lat:
+    if "folded" in lat:
+        body = [ln for ln in lat["folded"].splitlines() if not ln.startswith("# ")]
+        lines += ["From `scripts/bench_live.py`, run by this command:", ""] + body
+    elif "error" in lat:
         lines.append(lat["error"])
     else:
         lines += ["| request | runs (ms) | median ms |", "|---|---|---|"]
@@ -463,7 +467,18 @@ def main() -> int:
               flush=True)
     res["intents"] = child("intents", str(max(3, args.runs)))
     print(f"intents: {res['intents']}", flush=True)
-    res["latency"] = listen_latency(args.runs)
+    live_script = ROOT / "scripts" / "bench_live.py"
+    if live_script.exists():
+        # The live-loop benchmark (ten-plus requests, and stop -> silence) already exists: fold it in.
+        with tempfile.TemporaryDirectory() as tmp:
+            md = Path(tmp) / "live.md"
+            r = subprocess.run([PY, str(live_script), "--write", str(md)], capture_output=True, text=True,
+                               timeout=1800, cwd=ROOT, env=dict(os.environ, VOICECOACH_HOME=HOME))
+            res["latency"] = ({"folded": md.read_text(encoding="utf-8")} if r.returncode == 0 and md.exists()
+                              else {"error": "scripts/bench_live.py failed: "
+                                    + ((r.stderr.strip().splitlines() or ["?"])[-1])})
+    else:
+        res["latency"] = listen_latency(args.runs)
     print(f"latency: {res['latency']}", flush=True)
     res["live"] = child("live", str(args.live_seconds or 64))
     print(f"live: {res['live']}", flush=True)
