@@ -220,3 +220,23 @@ def _last_sound(chunk: AudioChunk, threshold: int = 300) -> float:
 def _trim(x: np.ndarray, threshold: int = 300) -> np.ndarray:
     loud = np.flatnonzero(np.abs(x.astype(np.int32)) > threshold)
     return x[loud[0] : loud[-1] + 1]
+
+
+def test_speculative_decode_gives_the_same_transcript_and_is_used(tmp_path, speech):
+    """With speculation on, the final decode of a request starts in the pause after speech; the
+    transcript is what the ordinary decode would have given, and it is ready at the endpoint."""
+    from voicecoach.live import Ear, EarState
+
+    wav = to_asr(read_wav(say(tmp_path, "req", "help me relax")))
+    audio = np.concatenate([np.zeros(8000, np.int16), wav.samples, np.zeros(16000, np.int16)])
+    results = {}
+    for spec in (False, True):
+        ear = Ear(speech, EarState(mode="request", silence={"request": 0.5, "command": 0.3}), speculate=spec)
+        finals = []
+        for i in range(0, len(audio), 480):
+            finals += [h for h in ear.process(audio[i:i + 480], (i + 480) / 16000) if h.final]
+        results[spec] = (finals, ear)
+    (plain,), _ = results[False]
+    (fast,), ear = results[True]
+    assert fast.text == plain.text and "relax" in fast.text
+    assert ear._pool is not None, "no background decode was started"

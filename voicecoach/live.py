@@ -55,6 +55,8 @@ from voicecoach.session import cut
 from voicecoach.types import AudioChunk, Cue
 from voicecoach.vad import FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
 
+SPECULATE_AFTER = 0.15
+"""Seconds of pause after which a request's final decode starts in the background."""
 BARGE_IN = frozenset({"stop", "pause", "goodbye"})
 """Intents acted on from a partial result, before the person has finished the word."""
 WHILE_SPEAKING = frozenset({"stop", "pause", "resume", "skip", "repeat", "slower", "faster",
@@ -124,8 +126,16 @@ class Ear:
     def __init__(self, speech: Any, state: EarState, *, max_utterance: float = 15.0,
                  is_barge: Callable[[str, float, float], bool] | None = None,
                  complete: Callable[[str], bool] | None = None,
-                 reference: Callable[[float, float], float] | None = None):
+                 reference: Callable[[float, float], float] | None = None,
+                 speculate: bool = False):
         self.speech = speech
+        self.speculate = speculate
+        """Start the final decode of a request or answer in the background as soon as the person
+        pauses, so the reply does not wait for the decode after the endpoint (real time only)."""
+        self._buf: list[np.ndarray] = []
+        self._quiet = 0
+        self._spec: tuple[int, Any] | None = None
+        self._pool = None
         self.state = state
         self.is_barge = is_barge or (lambda text, t0, t1: False)
         self.complete = complete or (lambda text: False)
@@ -166,6 +176,7 @@ class Ear:
                 self.rec = self.speech.recognizer(self.mode)
                 self.rec.start()
                 self.rec.accept(AudioChunk(ASR_RATE, ev.audio))
+                self._buf, self._quiet, self._spec = [ev.audio], 0, None
                 self._partial, self._same, self._barged, self._frames = "", 0, False, 0
                 self._start = ev.t + self._offset
                 self._over, self._person = self.state.speaking, 0
@@ -181,24 +192,65 @@ class Ear:
                         self.rec = self.speech.recognizer(self.mode)
                         self.rec.start()
                         self.rec.accept(AudioChunk(ASR_RATE, np.concatenate(list(self._recent))))
+                        self._buf, self._quiet, self._spec = [np.concatenate(list(self._recent))], 0, None
                         self._partial, self._same = "", 0
                         self._start = ev.t + self._offset - len(self._recent) * FRAME_SECONDS
                         self._frames += 1
                         continue
                 self.rec.accept(AudioChunk(ASR_RATE, ev.audio))
+                self._buf.append(ev.audio)
                 self._frames += 1
+                self._maybe_speculate(ev.speech)
                 every = 1 if self.mode == "command" else 3
                 if self._frames % every == 0:
                     h = self._check_partial(ev.t + self._offset)
                     if h is not None:
                         out.append(h)
             elif isinstance(ev, End) and self.rec is not None:
-                tr = self.rec.finish()
+                tr = self._speculated()
+                if tr is None:
+                    tr = self.rec.finish()
                 self.rec = None
+                self._spec = None
                 out.append(Heard(tr.text, True, self.mode, self._start, ev.speech_end + self._offset,
                                  ev.t + self._offset, barge=self._barged, over_coach=self._over,
                                  person=self._person))
         return out
+
+    def _maybe_speculate(self, speech: bool) -> None:
+        """Track the pause after speech; once it is SPECULATE_AFTER long, decode what was said so
+        far on a worker. More speech afterwards makes that decode stale and it is dropped."""
+        if speech:
+            self._quiet = 0
+            self._spec = None
+            return
+        self._quiet += 1
+        if (not self.speculate or self._spec is not None or self.mode == "command"
+                or self._quiet * FRAME_SECONDS < SPECULATE_AFTER):
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+        audio = np.concatenate(self._buf)
+        mode = self.mode
+        self._spec = (len(self._buf), self._pool.submit(self._decode, mode, audio))
+
+    def _decode(self, mode: str, audio: np.ndarray):
+        rec = self.speech.recognizer(mode)
+        rec.start()
+        rec.accept(AudioChunk(ASR_RATE, audio))
+        return rec.finish()
+
+    def _speculated(self):
+        """The background decode's transcript, if it heard everything that was said."""
+        if self._spec is None:
+            return None
+        _, fut = self._spec
+        try:
+            return fut.result(timeout=30)
+        except Exception:  # noqa: BLE001 - fall back to the ordinary decode
+            return None
 
     def _double_talk(self, frame: np.ndarray, t: float) -> bool:
         """Is someone besides the coach talking in this frame? True when the microphone is
@@ -497,7 +549,8 @@ class LiveLoop:
         except (AttributeError, VoicecoachError):
             pass
         self.ear = Ear(speech, self.state, max_utterance=max_utterance, is_barge=self._is_barge,
-                       complete=self._complete, reference=self.player.level_db)
+                       complete=self._complete, reference=self.player.level_db,
+                       speculate=source.realtime)
         self.wake = " ".join(words(wake_phrase)) if wake_phrase else None
         self.room_echo = room_echo
         """Tests and the demo: how much of the coach's own voice a file microphone picks up."""
