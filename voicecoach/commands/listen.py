@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.input:
             display.line("voicecoach: listening. Say \"I'm anxious\", \"help me breathe\" or \"ground me\"; "
                          "\"stop\" at any time; Ctrl-C to leave.")
-        loop.run(coach.begin(loop.now(), None), max_seconds=args.max_seconds)
+        # At a microphone the first run also speaks the disclaimer (files as input stay exact).
+        spoken = None if args.input else load_disclaimer()
+        loop.run(coach.begin(loop.now(), None, disclaimer=spoken), max_seconds=args.max_seconds)
         return 0
     finally:
         display.close()
