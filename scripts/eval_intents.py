@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """Measure the intent matcher and the crisis screen on the sentence files in tests/sentences/.
 
-    .venv/bin/python scripts/eval_intents.py [-v] [FILES...]
+    .venv/bin/python scripts/eval_intents.py [-v] [--rules-only] [--cold] [FILES...]
 
 Prints intent accuracy (and slot accuracy), crisis recall by category (clean, and with
 speech-recognition style corruptions: no punctuation, a dropped small word, a misheard word),
-how often ambiguous statements ask directly, and false positives on idioms and ordinary sentences.
+how often ambiguous statements ask directly, and false positives on idioms and ordinary sentences;
+then the loading time (matcher, and the semantic layer's encoder and exemplars) and the time per
+utterance. ``--rules-only`` turns the semantic layer off (as without the semantic extra);
+``--cold`` uses an empty cache directory, so the exemplars are encoded anew.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import statistics
 import sys
+import tempfile
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -47,9 +54,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="*", type=Path)
     ap.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    ap.add_argument("--rules-only", action="store_true", help="templates and keywords only")
+    ap.add_argument("--cold", action="store_true", help="an empty cache: encode the exemplars anew")
     args = ap.parse_args(argv)
     files = args.files or sorted((ROOT / "tests" / "sentences").glob("*.yaml"))
+    if args.cold:
+        os.environ["VOICECOACH_CACHE"] = tempfile.mkdtemp(prefix="voicecoach-eval-cache-")
+    t0 = time.perf_counter()
     matcher = load_matcher(ROOT / ".eval-home-that-does-not-exist")
+    load_s = time.perf_counter() - t0
+    matcher.use_semantic = not args.rules_only
+    t0 = time.perf_counter()
+    semantic_on = matcher.warm_up()
+    warm_s = time.perf_counter() - t0
+    latencies: list[float] = []
 
     total = right = slot_total = slot_right = 0
     per_intent: dict[str, Counter] = defaultdict(Counter)
@@ -67,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             want = block["intent"]["name"]
             want_slots = block["intent"].get("slots") or {}
             for s in block["sentences"]:
+                t0 = time.perf_counter()
                 m = matcher.match(s, in_session=bool(ctx.get("in_session")),
                                   expecting_answer=bool(ctx.get("expecting_answer")))
+                latencies.append(time.perf_counter() - t0)
                 ok = (m.name in CONTROL_INTENTS or m.name in ("yes", "no", "help")) if want == "any_command" \
                     else m.name == want
                 total += 1
@@ -137,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     n_ok = sum(parse_number(x["text"], tuple(x.get("scale", (0, 10)))) == x["value"] for x in numbers)
     m_ok = sum(parse_minutes(x["text"]) == x["value"] for x in minutes)
     print(f"numbers: {n_ok}/{len(numbers)}, minutes: {m_ok}/{len(minutes)}")
+    print(f"semantic layer: {'on' if semantic_on else 'off'}; loading: matcher {load_s:.2f} s, "
+          f"encoder and exemplars {warm_s:.2f} s{' (cold cache)' if args.cold else ''}")
+    if latencies:
+        ms = sorted(x * 1000 for x in latencies)
+        print(f"per utterance: median {statistics.median(ms):.1f} ms, "
+              f"95th percentile {ms[int(0.95 * (len(ms) - 1))]:.1f} ms ({len(ms)} utterances)")
     if args.verbose and misses:
         print("misses:")
         print("\n".join(misses))

@@ -72,8 +72,12 @@ def test_blind_batches_meet_the_targets(matcher, path):
                               expecting_answer=bool(ctx.get("expecting_answer")))
             total += 1
             right += m.name == want
-    # the target is 95%; a batch measured below it keeps its first figure as a floor (docs/intents.md)
-    floor = {"blind2": 0.88}.get(path.stem, 0.95)
+    # the target is 95%; a batch measured below it keeps its first figure as a floor (docs/intents.md),
+    # with and without the semantic layer (the semantic extra)
+    if matcher.semantic() is not None:
+        floor = {"blind2": 0.94, "blind3": 0.94}.get(path.stem, 0.95)
+    else:
+        floor = {"blind2": 0.88, "blind3": 0.90}.get(path.stem, 0.95)
     assert total >= 100 and right / total >= floor, (right, total)
     crisis = [s for lines in (data.get("crisis") or {}).values() for s in lines]
     missed = [s for s in crisis if not matcher.match(s).crisis

@@ -459,6 +459,8 @@ class Intent:
     """Slots read from the utterance when this intent wins."""
     command_phrases: list[str] = field(default_factory=list)
     """Short phrases for a recogniser's command grammar (lower-case words only)."""
+    examples: list[str] = field(default_factory=list)
+    """Natural sentences for the semantic layer (compared by meaning, not as templates)."""
     file: str | None = None
     line: int | None = None
 
@@ -469,6 +471,10 @@ class _Scored:
     score: float
     template: float
     keyword: float
+    semantic: float = 0.0
+    """Similarity by meaning with the intent's exemplars (0 without the semantic layer)."""
+    rule: float = 0.0
+    """The template and keyword score alone."""
 
 
 class IntentMatcher:
@@ -495,6 +501,10 @@ class IntentMatcher:
             for v in lst.values:
                 pats.append((re.compile(grammar.regex(v.text)), v.value))
             self._slot_rx[lst.name] = pats
+        self.use_semantic = True
+        """Set False to match on templates and keywords only (as without the semantic extra)."""
+        self._semantic: _Semantic | None = None
+        self._semantic_tried = False
 
     def _expansion_key(self) -> str:
         """A digest of everything the template expansions depend on."""
@@ -593,11 +603,17 @@ class IntentMatcher:
             words = words[1:]
         return " ".join(words) if words else norm
 
-    def scores(self, text: str) -> list[_Scored]:
-        """Every intent's score for the text, best first."""
+    def scores(self, text: str, *, semantic: bool = True) -> list[_Scored]:
+        """Every intent's score for the text, best first: the template and keyword score
+        (``rule``), the similarity by meaning with the intent's exemplars (``semantic``, when the
+        semantic layer is installed and ``semantic`` is true) and the two combined (``score``)."""
+        return self._scores(text, semantic)[0]
+
+    def _scores(self, text: str, semantic: bool = True) -> tuple[list[_Scored], np.ndarray | None]:
+        """:meth:`scores` and the utterance's sentence vector (None without the semantic layer)."""
         clean = self.clean(text)
         if not clean:
-            return []
+            return [], None
         padded = clean + " "
         sims = process.cdist([clean], self._choices, scorer=fuzz.ratio, dtype=np.uint8, workers=1)[0]
         out = []
@@ -609,8 +625,69 @@ class IntentMatcher:
             for kw in intent.keywords:
                 if kw.pattern.search(padded):
                     k += kw.weight
-            out.append(_Scored(name, _combine(t, k, n_words), t, k))
+            r = _combine(t, k, n_words)
+            out.append(_Scored(name, r, t, k, rule=r))
+        sem = self.semantic() if semantic else None
+        vec = None
+        if sem is not None:
+            vec = sem.encode(clean)
+            by_intent = sem.intent_similarities(vec)
+            for sc in out:
+                sc.semantic = by_intent.get(sc.name, 0.0)
+            _fuse(out, self.threshold)
         out.sort(key=lambda s: s.score, reverse=True)
+        return out, vec
+
+    # -- the semantic layer -----------------------------------------------------------------------
+
+    def semantic(self) -> _Semantic | None:
+        """The exemplar embeddings, built on first use; None without the semantic extra (or with
+        ``use_semantic`` off), and then the matcher uses templates and keywords only."""
+        if not self.use_semantic:
+            return None
+        if not self._semantic_tried:
+            self._semantic_tried = True
+            self._semantic = _Semantic.build(self)
+        return self._semantic
+
+    def warm_up(self) -> bool:
+        """Load the sentence encoder and the exemplar embeddings now rather than on the first
+        utterance. True when the semantic layer is in use."""
+        sem = self.semantic()
+        if sem is not None:
+            sem.encode("warm up")
+        return sem is not None
+
+    def exemplars(self, name: str) -> list[str]:
+        """The sentences the semantic layer compares with for an intent: a sample of its template
+        expansions (every template represented) and its ``examples``."""
+        intent = self.intents[name]
+        rng = random.Random(f"exemplars:{name}")
+        per_template: list[list[str]] = []
+        for t in intent.templates:
+            got: list[str] = []
+            for _ in range(SEMANTIC_PER_INTENT * 2):
+                words, _slots = self.grammar.sample(t.tree, rng)
+                c = self.clean(" ".join(w for w in words if w))
+                if c and c not in got:
+                    got.append(c)
+                if len(got) >= SEMANTIC_PER_INTENT:
+                    break
+            per_template.append(got)
+        out: list[str] = []
+        seen: set[str] = set()
+        depth = 0
+        while len(out) < SEMANTIC_PER_INTENT and any(depth < len(g) for g in per_template):
+            for g in per_template:  # round robin: every template before a second of any
+                if depth < len(g) and g[depth] not in seen and len(out) < SEMANTIC_PER_INTENT:
+                    seen.add(g[depth])
+                    out.append(g[depth])
+            depth += 1
+        for ex in intent.examples:
+            c = self.clean(ex)
+            if c and c not in seen:
+                seen.add(c)
+                out.append(c)
         return out
 
     def match(self, text: str, *, in_session: bool = False, expecting_answer: bool = False) -> IntentMatch:
@@ -628,13 +705,20 @@ class IntentMatcher:
         if screen.is_crisis:
             slots: dict[str, object] = {"category": screen.category, "matched": screen.matched}
             return IntentMatch("crisis", 1.0, slots, best="crisis", crisis=True, text=text)
-        scored = self.scores(text)
+        scored, vec = self._scores(text)
         clean = self.clean(text)
         if screen.ask_directly:
             slots = {"ask_directly": True, "category": screen.category, "matched": screen.matched}
             return IntentMatch("crisis_check", 0.9, slots, best="crisis_check", text=text)
         if not scored:
             return IntentMatch(None, 0.0, {}, best=None, text=text)
+        if vec is not None and scored[0].score < self.threshold:
+            # nothing the rules know, yet close to what people say in a crisis: ask directly
+            # (the crisis screen alone decides a crisis)
+            sim = self._semantic.crisis_similarity(vec) if self._semantic is not None else 0.0
+            if sim >= CRISIS_CHECK_SIMILARITY:
+                slots = {"ask_directly": True, "category": "semantic", "matched": f"{sim:.2f}"}
+                return IntentMatch("crisis_check", round(sim, 3), slots, best="crisis_check", text=text)
         best = scored[0]
         {s.name: s for s in scored}
         chosen = best
@@ -720,6 +804,141 @@ class IntentMatcher:
         return [(c, s) for c, o, s in zip(self._choices, self._owner, self._slots, strict=False) if o == name]
 
 
+# ---------------------------------------------------------------------------------------------
+# the semantic layer
+
+SEMANTIC_PER_INTENT = 40
+"""Template expansions per intent among the exemplars (every template represented first)."""
+SEMANTIC_TOP_K = 3
+"""An intent's similarity is the mean of its top-k exemplar similarities."""
+
+# the normalised spellings back with their apostrophes, as the sentence encoder learnt them
+_APOSTROPHES = {
+    "im": "i'm", "ive": "i've", "id": "i'd", "cant": "can't", "dont": "don't", "doesnt": "doesn't",
+    "didnt": "didn't", "isnt": "isn't", "arent": "aren't", "wont": "won't", "wouldnt": "wouldn't",
+    "couldnt": "couldn't", "shouldnt": "shouldn't", "havent": "haven't", "hasnt": "hasn't",
+    "wasnt": "wasn't", "werent": "weren't", "lets": "let's", "thats": "that's", "whats": "what's",
+    "hes": "he's", "shes": "she's", "theyre": "they're", "youre": "you're", "theres": "there's",
+    "youve": "you've", "weve": "we've", "theyve": "they've", "youll": "you'll", "itll": "it'll",
+    "uhhuh": "uh huh", "mhm": "mm hmm",
+}
+
+
+def embed_text(clean: str) -> str:
+    """The text given to the sentence encoder for a cleaned utterance or exemplar."""
+    return " ".join(_APOSTROPHES.get(w, w) for w in clean.split())
+
+
+class _Semantic:
+    """Every intent's exemplars (and the crisis screen's exemplars) as sentence embeddings."""
+
+    def __init__(self, encoder: Any, texts: list[str], owner: list[str], vectors: np.ndarray,
+                 crisis_vectors: np.ndarray):
+        self.encoder = encoder
+        self.texts = texts
+        self.owner = owner
+        self.vectors = vectors
+        self.crisis_vectors = crisis_vectors
+        self.spans: dict[str, tuple[int, int]] = {}
+        for i, name in enumerate(owner):  # exemplars are grouped by intent
+            start, _ = self.spans.get(name, (i, i))
+            self.spans[name] = (start, i + 1)
+
+    @classmethod
+    def build(cls, matcher: IntentMatcher) -> _Semantic | None:
+        from voicecoach import embed
+
+        if not embed.available():
+            return None
+        enc = embed.get_encoder()
+        if enc is None:
+            return None
+        texts: list[str] = []
+        owner: list[str] = []
+        for name in matcher.intents:
+            for c in matcher.exemplars(name):
+                texts.append(c)
+                owner.append(name)
+        crisis = list(matcher.crisis_screen.exemplars)
+        vecs = enc.cached_encode([embed_text(t) for t in texts + crisis])
+        return cls(enc, texts, owner, vecs[: len(texts)], vecs[len(texts):])
+
+    def encode(self, clean: str) -> np.ndarray:
+        return self.encoder.encode([embed_text(clean)])[0]
+
+    def intent_similarities(self, v: np.ndarray) -> dict[str, float]:
+        """Each intent's mean cosine similarity with its top-k exemplars."""
+        sims = self.vectors @ v
+        out = {}
+        for name, (a, b) in self.spans.items():
+            seg = sims[a:b]
+            k = min(SEMANTIC_TOP_K, len(seg))
+            out[name] = float(np.partition(seg, len(seg) - k)[len(seg) - k:].mean())
+        return out
+
+    def nearest(self, v: np.ndarray, n: int = 5) -> list[tuple[float, str, str]]:
+        """The n nearest exemplars (similarity, intent, text), for explaining a decision."""
+        sims = self.vectors @ v
+        idx = np.argsort(-sims)[:n]
+        return [(float(sims[i]), self.owner[i], self.texts[i]) for i in idx]
+
+    def crisis_similarity(self, v: np.ndarray) -> float:
+        """The best cosine similarity with a crisis exemplar (0 when there are none)."""
+        return float((self.crisis_vectors @ v).max()) if len(self.crisis_vectors) else 0.0
+
+
+SEM_BASE = 0.25
+"""Cosine similarity that counts as no semantic evidence; SEM_BASE + SEM_SPAN counts as certain."""
+SEM_SPAN = 0.40
+SEM_MARGIN_GAIN = 2.0
+"""Confidence added per unit of lead over the next intent's similarity."""
+SEM_AGREE = 0.10
+"""Confidence added when the template and keyword layer's best guess is the same intent."""
+SEM_OVERRIDE = (0.60, 0.20)
+"""A confident rule decision without a near-exact template is overturned only by an intent at least
+this similar, leading the rule winner's own similarity by at least this much."""
+NEAR_EXACT = 0.90
+"""A template this similar (rapidfuzz ratio / 100) is strong evidence: the semantic layer is not used."""
+CRISIS_CHECK_SIMILARITY = 0.80
+"""With no intent matched, an utterance this similar to a crisis exemplar asks directly."""
+
+
+def _semantic_confidence(sem: float, lead: float, agrees: bool) -> float:
+    """0..1 from an intent's similarity, its lead over the best other intent's similarity
+    (negative when another is closer) and whether the rule layer's best guess agrees."""
+    base = (sem - SEM_BASE) / SEM_SPAN
+    conf = base + SEM_MARGIN_GAIN * min(lead, 0.1) + (SEM_AGREE if agrees else 0.0)
+    return max(0.0, min(1.0, conf))
+
+
+def _fuse(scored: list[_Scored], threshold: float) -> None:
+    """Sets ``score`` from the rule scores and the semantic similarities (see docs/intents.md):
+    a confident rule decision with a near-exact template stands; a confident rule decision on
+    keywords stands unless the semantic layer strongly prefers another intent; otherwise an
+    intent's score is the better of its rule score and its semantic confidence."""
+    if not scored:
+        return
+    by_rule = max(scored, key=lambda s: s.rule)
+    rule_conf = _calibrate(by_rule, scored, key="rule")
+    sem_sorted = sorted(scored, key=lambda s: s.semantic, reverse=True)
+    top_sem = sem_sorted[0]
+    for s in scored:
+        s.score = s.rule
+    if rule_conf >= threshold and by_rule.template >= NEAR_EXACT:
+        return
+    if rule_conf >= threshold:
+        lo, lead = SEM_OVERRIDE
+        if (top_sem is not by_rule and top_sem.semantic >= lo
+                and top_sem.semantic - by_rule.semantic >= lead):
+            top_sem.score = max(top_sem.rule, min(1.0, by_rule.rule + 0.05),
+                                _semantic_confidence(top_sem.semantic, lead, False))
+        return
+    second = sem_sorted[1].semantic if len(sem_sorted) > 1 else 0.0
+    for s in scored:
+        lead = s.semantic - (second if s is top_sem else top_sem.semantic)
+        s.score = max(s.rule, _semantic_confidence(s.semantic, lead, s is by_rule))
+
+
 def _combine(t: float, k: float, n_words: int) -> float:
     """One 0..1 score from the best template similarity ``t`` and the keyword weight ``k``."""
     tc = min(1.0, max(0.0, (t - 0.6) / 0.4))
@@ -730,11 +949,11 @@ def _combine(t: float, k: float, n_words: int) -> float:
     return score
 
 
-def _calibrate(chosen: _Scored, scored: list[_Scored]) -> float:
+def _calibrate(chosen: _Scored, scored: list[_Scored], key: str = "score") -> float:
     """The winner's score, lowered when another intent comes close."""
-    others = [s.score for s in scored if s.name != chosen.name]
+    others = [getattr(s, key) for s in scored if s.name != chosen.name]
     runner = max(others) if others else 0.0
-    conf = chosen.score
+    conf = getattr(chosen, key)
     margin = conf - runner
     if margin < 0.15:
         conf *= 0.85 + margin
@@ -765,7 +984,7 @@ class _RawIntents:
         other = _RawIntents()
         other.intents = {
             k: Intent(v.name, v.group, v.script, list(v.templates), [], list(v.slots),
-                      list(v.command_phrases), v.file, v.line)
+                      list(v.command_phrases), list(v.examples), v.file, v.line)
             for k, v in self.intents.items()
         }
         other.lists = dict(self.lists)
@@ -823,7 +1042,7 @@ class _RawIntents:
             raise IntentsError(f"intent name {name!r} must be lower-case letters, digits and _", file, line)
         if not isinstance(body, dict):
             raise IntentsError(f"intent {name!r} must be a mapping (templates, keywords...)", file, line)
-        known = {"group", "script", "templates", "keywords", "slots", "command_phrases"}
+        known = {"group", "script", "templates", "keywords", "slots", "command_phrases", "examples"}
         for key in body:
             if key not in known:
                 raise IntentsError(f"intent {name!r}: unknown key {key!r} (known: {', '.join(sorted(known))})",
@@ -868,6 +1087,14 @@ class _RawIntents:
                 raise IntentsError(f"intent {name!r}: command phrase {p!r} must be lower-case words only",
                                    file, line_of(phrases, i))
             intent.command_phrases.append(p)
+        examples = body.get("examples") or []
+        if not isinstance(examples, list):
+            raise IntentsError(f"intent {name!r}: examples must be a list of sentences", file,
+                               line_of(body, "examples"))
+        for i, ex in enumerate(examples):
+            if not isinstance(ex, str) or not normalize(ex):
+                raise IntentsError(f"intent {name!r}: an example must be a sentence", file, line_of(examples, i))
+            intent.examples.append(ex)
 
     def build(self, threshold: float | None) -> IntentMatcher:
         grammar = Grammar(self.lists, self.rules)
