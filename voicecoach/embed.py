@@ -90,7 +90,7 @@ def load_error() -> str | None:
 _blas: dict[str, Any] = {}
 
 
-def _one_blas_thread() -> Any:
+def one_blas_thread() -> Any:
     """A context with BLAS on one thread when threadpoolctl is installed: one utterance's small
     products are several times slower spread over threads (worse when another process is busy)."""
     ctl = _blas.get("ctl", False)
@@ -330,7 +330,7 @@ class Encoder:
                 ids[r, : len(toks[i])] = toks[i]
                 mask[r, : len(toks[i])] = 1
             if len(idx) <= 8:
-                with _one_blas_thread():
+                with one_blas_thread():
                     out[idx] = self._forward(ids, mask)
             else:
                 out[idx] = self._forward(ids, mask)

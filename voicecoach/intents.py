@@ -868,7 +868,10 @@ class _Semantic:
 
     def intent_similarities(self, v: np.ndarray) -> dict[str, float]:
         """Each intent's mean cosine similarity with its top-k exemplars."""
-        sims = self.vectors @ v
+        from voicecoach.embed import one_blas_thread
+
+        with one_blas_thread():
+            sims = self.vectors @ v
         out = {}
         for name, (a, b) in self.spans.items():
             seg = sims[a:b]
