@@ -13,6 +13,7 @@ from voicecoach.asr import clear_cache, load_speech, near_phrases
 from voicecoach.audio import read_wav, to_asr
 from voicecoach.config import config_from_text, load_config
 from voicecoach.errors import EngineUnavailable, VoicecoachError
+from voicecoach.types import IntentMatch
 
 from asr_fixtures import asr_wavs  # noqa: F401 - the session fixture
 from conftest import run_cli
@@ -236,7 +237,7 @@ def test_vosk_knows_the_model_language_and_never_uses_korean_for_english(korean_
 def test_vosk_grammar_mode_with_korean_phrases(korean_model, asr_wavs, tmp_path, caplog):  # noqa: F811
     cfg = config_from_text(f"asr: {{engine: vosk, language: ko, vosk_model: '{korean_model}'}}", home=tmp_path)
     with caplog.at_level(logging.WARNING):
-        speech = load_speech(cfg, phrases=KOREAN_PHRASES, matcher=lambda t: None)
+        speech = load_speech(cfg, phrases=KOREAN_PHRASES, matcher=lambda t: IntentMatch(None, 0.0))
         assert speech.engine_for("command") == "vosk"
         results = [(i["text"], _decode(speech, asr_wavs.path(i), "command"))
                    for i in asr_wavs.select("korean")]
@@ -249,7 +250,7 @@ def test_vosk_grammar_mode_with_korean_phrases(korean_model, asr_wavs, tmp_path,
 
 def test_vosk_dictation_with_the_full_korean_model(korean_model, asr_wavs, tmp_path):  # noqa: F811
     cfg = config_from_text(f"asr: {{engine: vosk, language: ko, vosk_model: '{korean_model}'}}", home=tmp_path)
-    speech = load_speech(cfg, phrases=KOREAN_PHRASES, matcher=lambda t: None)
+    speech = load_speech(cfg, phrases=KOREAN_PHRASES, matcher=lambda t: IntentMatch(None, 0.0))
     item = asr_wavs.select("korean")[0]
     rec = speech.recognizer("dictation")
     rec.start()

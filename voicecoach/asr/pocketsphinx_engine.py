@@ -103,6 +103,12 @@ class PocketsphinxEngine:
             lm=os.path.join(d, "en-us.lm.bin"),
             dict=os.path.join(d, "cmudict-en-us.dict"),
             loglevel="FATAL",
+            # No best-path rescoring of the lattice: on the command grammar it is 3x slower and
+            # less accurate (docs/benchmarks_asr.md); slightly wider beams than the defaults.
+            bestpath=False,
+            beam=1e-40,
+            wbeam=1e-30,
+            pbeam=1e-40,
         )
         return _Slot(dec)
 
