@@ -37,5 +37,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing voicecoach[$extras] into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".[$extras]"
+  # Build the intent matcher's caches now (template expansions, sentence embeddings), so the
+  # first thing a person says is answered at full speed.
+  .venv/bin/python -c "from voicecoach.intents import load_matcher; load_matcher().warm_up()" \
+    || echo "setup: could not prepare the intent matcher's cache (it will be built on first use)"
   touch "$stamp"
 fi

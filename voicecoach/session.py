@@ -57,13 +57,17 @@ def open_journal(config: Config) -> Any:
 
 
 def make_coach(config: Config, library: Library, voice: Any, *, journal: Any = None,
-               answer_timeout: float | None = None, home: bool = True) -> Coach:
-    """A Coach wired to the configured matcher, journal and voice."""
+               answer_timeout: float | None = None, home: bool = True, warm: bool = False) -> Coach:
+    """A Coach wired to the configured matcher, journal and voice. ``warm``: load the intent
+    matcher's sentence encoder now, so the first thing the person says is not the slow one."""
 
     def length(text: str, settings: VoiceSettings) -> float:
         return voice.synthesize(text, settings).seconds
 
-    return Coach(library, length, matcher=load_matcher(config), journal=journal, region=config.region,
+    matcher = load_matcher(config)
+    if warm and hasattr(matcher, "warm_up"):
+        matcher.warm_up()
+    return Coach(library, length, matcher=matcher, journal=journal, region=config.region,
                  answer_timeout=answer_timeout, home=config.home if home else None)
 
 

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         from voicecoach.player import NullPlayer
 
-        coach = make_coach(config, library, voice, journal=journal, answer_timeout=config.dialogue.answer_timeout)
+        coach = make_coach(config, library, voice, journal=journal, answer_timeout=config.dialogue.answer_timeout,
+                           warm=True)
         player = NullPlayer() if args.mute else (_player(config) or NullPlayer())
         runner = RealtimeRunner(coach, voice, player, printer)
         if script_id is None:

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     a = config.audio
     loop = None
     try:
-        coach = make_coach(config, library, voice, journal=journal, answer_timeout=config.dialogue.answer_timeout)
+        coach = make_coach(config, library, voice, journal=journal, answer_timeout=config.dialogue.answer_timeout,
+                           warm=True)
         loop = LiveLoop(coach, voice, speech, source, speaker=speaker, display=display,
                         silences={"command": a.command_silence, "request": a.request_silence,
                                   "dictation": a.dictation_silence},
