@@ -279,7 +279,8 @@ class Coach:
 
     def _idle_request(self, now: float, m: IntentMatch) -> list[CoachAction]:
         out: list[CoachAction] = []
-        t = max(now + 0.2, self._busy_until)
+        # Answer at once: recognition has already taken the natural turn gap.
+        t = max(now, self._busy_until)
         if m.name == "goodbye":
             self._say(out, GOODBYE, t)
             return out
@@ -315,7 +316,7 @@ class Coach:
         self._resources = f"If you are in danger or thinking of ending your life: {line.printed()}"
         out.append(Show(self._resources, "resources"))
         self._busy_until = now
-        out += self.start_script(now + 0.2, CRISIS_SCRIPT)
+        out += self.start_script(now, CRISIS_SCRIPT)
         return out
 
     def _ask_directly(self, now: float) -> list[CoachAction]:
@@ -325,7 +326,7 @@ class Coach:
             self._paused_for_check = True
         out.append(Hush())
         self._busy_until = now
-        end = self._say(out, ASK_DIRECTLY, now + 0.2)
+        end = self._say(out, ASK_DIRECTLY, now)
         self.pending = "ask_directly"
         self._pending_since = end
         return out

@@ -55,7 +55,7 @@ from voicecoach.session import cut
 from voicecoach.types import AudioChunk, Cue
 from voicecoach.vad import FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
 
-SPECULATE_AFTER = 0.15
+SPECULATE_AFTER = 0.1
 """Seconds of pause after which a request's final decode starts in the background."""
 BARGE_IN = frozenset({"stop", "pause", "goodbye"})
 """Intents acted on from a partial result, before the person has finished the word."""
@@ -562,6 +562,7 @@ class LiveLoop:
         self.ignored: list[str] = []
         self._mic_down: str | None = None
         self._barged_until = -1.0
+        self._matches: dict[tuple[str, bool, bool], Any] = {}
 
     # -- clocks
 
@@ -637,14 +638,22 @@ class LiveLoop:
         return m is not None and (m.crisis or m.name is not None)
 
     def _match(self, text: str):
+        """The intent of ``text`` in the coach's current state. Cached: the endpointer asks about
+        the same partial result at every 30 ms frame, and the ear must keep up with the audio."""
         matcher = self.coach.matcher
         if matcher is None:
             return None
+        key = (text, self.coach.engine is not None, self.coach.listening is not None)
+        if key in self._matches:
+            return self._matches[key]
         try:
-            return matcher.match(text, in_session=self.coach.engine is not None,
-                                 expecting_answer=self.coach.listening is not None)
+            m = matcher.match(text, in_session=key[1], expecting_answer=key[2])
         except VoicecoachError:
-            return None
+            m = None
+        if len(self._matches) > 256:
+            self._matches.clear()
+        self._matches[key] = m
+        return m
 
     # -- running
 

@@ -84,17 +84,13 @@ def run(args: argparse.Namespace) -> int:
 
 def load_engines(config, engine: str | None):
     """The recognisers, loaded and warmed up before the first sample is heard."""
-    import numpy as np
 
     from voicecoach.asr import load_speech
-    from voicecoach.types import AudioChunk
 
     speech = load_speech(config, engine=engine)
-    for mode in ("command", "request", "dictation"):
-        rec = speech.recognizer(mode)
-        rec.start()
-        rec.accept(AudioChunk(16000, np.zeros(1600, np.int16)))
-        rec.finish()
+    # Quiet noise, not digital silence (which whisper skips), so the first real utterance pays
+    # no one-off cost.
+    speech.warm_up()
     return speech
 
 
