@@ -66,6 +66,8 @@ def loud(name: str, tmp: Path) -> Path:
 
 def test_the_coach_answers_in_a_room_ignores_itself_and_stops(room, tmp_path, voicecoach_home):
     (voicecoach_home / "config.yaml").write_text("voice:\n  volume: 0.25\n", encoding="utf-8")
+    # Not a first run: the one-time spoken disclaimer would talk over the request.
+    (voicecoach_home / ".disclaimer-spoken").touch()
     request, stop = loud("help-me-breathe", tmp_path), loud("stop", tmp_path)
     env = dict(os.environ, PULSE_SINK=room, PULSE_SOURCE=f"{room}.monitor", PYTHONUNBUFFERED="1")
     rec_path = tmp_path / "room.wav"
