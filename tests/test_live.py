@@ -241,3 +241,25 @@ def test_speculative_decode_gives_the_same_transcript_and_is_used(tmp_path, spee
     (fast,), ear = results[True]
     assert "relax" in fast.text and "relax" in plain.text
     assert ear._pool is not None, "no background decode was started"
+
+
+def test_a_long_sentence_in_command_mode_is_also_heard_openly(tmp_path):
+    """Commands are short. A sentence said while the coach speaks is decoded openly as well, so
+    a crisis statement the closed phrase set cannot hold is still understood."""
+    from voicecoach.asr import load_speech
+    from voicecoach.config import load_config
+    from voicecoach.crisis import screen
+    from voicecoach.live import Ear, EarState
+
+    speech = load_speech(load_config())
+    if speech.engine_for("dictation") == speech.engine_for("command"):
+        pytest.skip("only one recogniser installed: no open decode to compare")
+    wav = to_asr(read_wav(say(tmp_path, "crisis", "i have been saving up my pills so i can take them all tonight")))
+    audio = np.concatenate([np.zeros(8000, np.int16), wav.samples, np.zeros(16000, np.int16)])
+    ear = Ear(speech, EarState(mode="command", silence={"command": 0.3}))
+    finals = []
+    for i in range(0, len(audio), 480):
+        finals += [h for h in ear.process(audio[i:i + 480], (i + 480) / 16000) if h.final]
+    (h,) = finals
+    assert "pills" in h.alt
+    assert screen(h.alt).is_crisis

@@ -57,6 +57,8 @@ from voicecoach.vad import FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceAc
 
 SPECULATE_AFTER = 0.1
 """Seconds of pause after which a request's final decode starts in the background."""
+LONG_COMMAND = 1.2
+"""Seconds of speech in command mode beyond which it is also decoded openly (crisis check)."""
 BARGE_IN = frozenset({"stop", "pause", "goodbye"})
 """Intents acted on from a partial result, before the person has finished the word."""
 WHILE_SPEAKING = frozenset({"stop", "pause", "resume", "skip", "repeat", "slower", "faster",
@@ -105,6 +107,9 @@ class Heard:
     """The utterance began while the coach was speaking."""
     person: int = 0
     """Frames louder than the coach's own voice could make them (someone else talking)."""
+    alt: str = ""
+    """For a long utterance heard in command mode: what open recognition made of it, so a
+    crisis statement said over the coach is not lost to the closed phrase set."""
 
 
 @dataclass
@@ -212,9 +217,17 @@ class Ear:
                     tr = self.rec.finish()
                 self.rec = None
                 self._spec = None
+                alt = ""
+                if self.mode == "command" and ev.speech_end - (self._start - self._offset) >= LONG_COMMAND:
+                    # Commands are short; a sentence said over the coach may be a crisis
+                    # statement the closed set can only approximate: hear it openly too.
+                    try:
+                        alt = self._decode("request", np.concatenate(self._buf)).text
+                    except Exception:  # noqa: BLE001 - the closed result still stands
+                        alt = ""
                 out.append(Heard(tr.text, True, self.mode, self._start, ev.speech_end + self._offset,
                                  ev.t + self._offset, barge=self._barged, over_coach=self._over,
-                                 person=self._person))
+                                 person=self._person, alt=alt))
         return out
 
     def _maybe_speculate(self, speech: bool) -> None:
@@ -825,6 +838,8 @@ class LiveLoop:
             else:
                 self.display.show_partial(h.text)
             return
+        if h.alt and h.alt != h.text and self._alt_crisis(h):
+            return
         if not h.text:
             self.display.show_partial("")
             return
@@ -859,6 +874,21 @@ class LiveLoop:
         self.display.show_heard(text)
         speaking = h.mode == "command" and self._speaking(now) and self.coach.listening is None
         self._hear(now, text, speaking=speaking)
+
+    def _alt_crisis(self, h: Heard) -> bool:
+        """A crisis statement that open recognition heard in a long command-mode utterance (the
+        person talking over the coach): act on it, unless it is the coach's own voice."""
+        m = self._match(h.alt)
+        if m is None or not m.crisis:
+            return False
+        if h.over_coach and h.person < MIN_PERSON_CRISIS:
+            return False
+        if self.is_echo(h.alt, h.start, h.end):
+            return False
+        self.heard.append(h)
+        self.display.show_heard(h.alt)
+        self._hear(self.now(), h.alt, speaking=True)
+        return True
 
     def _hear(self, now: float, text: str, speaking: bool) -> None:
         m = self._match(text)
