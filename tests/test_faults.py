@@ -25,8 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
-from test_soak import ClockQueue, VirtualClock
 
 from voicecoach.coach import Coach
 from voicecoach.errors import VoicecoachError
@@ -35,6 +33,9 @@ from voicecoach.player import RecordingPlayer
 from voicecoach.scripts import Library
 from voicecoach.session import Printer, RealtimeRunner, VirtualChat
 from voicecoach.voice import FallbackVoice, Pyttsx3Voice, find_espeak
+
+from conftest import run_cli
+from test_soak import ClockQueue, VirtualClock
 
 REPO = Path(__file__).resolve().parent.parent
 needs_espeak = pytest.mark.skipif(find_espeak() is None, reason="espeak-ng is not installed")
