@@ -57,6 +57,8 @@ from voicecoach.vad import FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceAc
 
 SPECULATE_AFTER = 0.1
 """Seconds of pause after which a request's final decode starts in the background."""
+COMPLETE_COMMAND_SILENCE = 0.2
+"""Trailing silence that ends a command once its partial result is already a whole command."""
 LONG_COMMAND = 1.2
 """Seconds of speech in command mode beyond which it is also decoded openly (crisis check)."""
 BARGE_IN = frozenset({"stop", "pause", "goodbye"})
@@ -167,6 +169,9 @@ class Ear:
         base = sil.get(self.mode, 0.5)
         if self.mode == "request" and self._partial and self.complete(self._partial):
             return min(base, sil.get("command", 0.3))
+        if self.mode == "command" and self._partial and self.complete(self._partial):
+            # "stop" needs no long silence after it to be sure it was meant.
+            return min(base, COMPLETE_COMMAND_SILENCE)
         return base
 
     def process(self, samples: np.ndarray, t_end: float) -> list[Heard]:
@@ -239,15 +244,15 @@ class Ear:
             return
         self._quiet += 1
         if (not self.speculate or self._spec is not None or self.mode == "command"
-                or self._quiet * FRAME_SECONDS < SPECULATE_AFTER):
-            return
+                or self._quiet * FRAME_SECONDS < SPECULATE_AFTER
+                or getattr(self.speech.dictation, "name", "") != "whisper"):
+            return  # streaming decoders have their result at the endpoint anyway
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
         audio = np.concatenate(self._buf)
-        mode = self.mode
-        self._spec = (len(self._buf), self._pool.submit(self._decode, mode, audio))
+        self._spec = (len(self._buf), self._pool.submit(self._decode_open, audio))
 
     def _decode(self, mode: str, audio: np.ndarray):
         rec = self.speech.recognizer(mode)
@@ -255,13 +260,28 @@ class Ear:
         rec.accept(AudioChunk(ASR_RATE, audio))
         return rec.finish()
 
+    def _decode_open(self, audio: np.ndarray):
+        """Only the open half of a request (or a dictation answer): the closed grammar has been
+        decoding along with the audio, so at the endpoint it finishes at once."""
+        rec = self.speech.dictation.recognizer("dictation", self.speech.phrases)
+        rec.start()
+        rec.accept(AudioChunk(ASR_RATE, audio))
+        return rec, rec.finish()
+
     def _speculated(self):
-        """The background decode's transcript, if it heard everything that was said."""
+        """The final transcript from the background decode, if it heard everything that was
+        said; None to decode the ordinary way."""
         if self._spec is None:
             return None
         _, fut = self._spec
         try:
-            return fut.result(timeout=30)
+            open_rec, tr = fut.result(timeout=30)
+            finish_open = getattr(self.rec, "finish_open", None)
+            if finish_open is not None:
+                return finish_open(open_rec, tr)
+            if self.mode == "dictation" and self.speech.engine_for("dictation") == getattr(self.rec, "engine", None):
+                return tr
+            return None
         except Exception:  # noqa: BLE001 - fall back to the ordinary decode
             return None
 

@@ -214,9 +214,16 @@ class RequestRecognizer:
         return p if p.text else self.closed_rec.partial()
 
     def finish(self) -> Transcript:
-        o = self.open_rec.finish()
+        return self._finish(self.open_rec.finish(), self.open_rec)
+
+    def finish_open(self, open_rec: Recognizer, o: Transcript) -> Transcript:
+        """Finish with the open half already decoded by ``open_rec`` (an open recogniser of the
+        same engine that heard the same audio, e.g. in the background while the person paused)."""
+        return self._finish(o, open_rec)
+
+    def _finish(self, o: Transcript, open_rec: Recognizer) -> Transcript:
         c = self.closed_rec.finish()
-        rescore = getattr(self.open_rec, "rescore", None)
+        rescore = getattr(open_rec, "rescore", None)
         if self.matcher is not None and rescore is not None and self.crisis_phrases:
             if not (o.text and self.matcher(o.text).crisis):
                 heard = [c.text] if c.text and self.matcher(c.text).crisis else []
