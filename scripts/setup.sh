@@ -32,7 +32,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extras="speech"
 [ "$want_test" = 1 ] && extras="speech,test"
-stamp=".venv/.voicecoach-installed"
+stamp=".venv/.voicecoach-installed-${extras//,/-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing voicecoach[$extras] into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
