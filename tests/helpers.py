@@ -104,3 +104,54 @@ def write(tmp: Path, name: str, text: str) -> Path:
     p = tmp / name
     p.write_text(text, encoding="utf-8")
     return p
+
+
+class FakePyttsx3Driver:
+    """The boundary of pyttsx3 (its driver plug-in), for tests of what the voice does when the
+    synthesiser misbehaves. Subclasses decide what ``startLoop`` does; ``write_tone`` stands in
+    for synthesis."""
+
+    def __init__(self, proxy):
+        self._proxy = proxy
+        self._looping = False
+        self._file = None
+        self._text = ""
+
+    def destroy(self):
+        pass
+
+    def say(self, text):
+        self._text = text
+
+    def save_to_file(self, text, filename):
+        self._text, self._file = text, filename
+
+    def stop(self):
+        pass
+
+    def getProperty(self, name):
+        return {"voices": [], "voice": "test", "rate": 200, "volume": 1.0}[name]
+
+    def setProperty(self, name, value):
+        pass
+
+    def endLoop(self):
+        self._looping = False
+
+    def iterate(self):
+        pass
+
+    def write_tone(self, seconds: float, lead: float = 0.0, tail: float = 0.0) -> None:
+        import wave
+
+        import numpy as np
+
+        rate = 22050
+        t = np.arange(int(seconds * rate)) / rate
+        tone = (8000 * np.sin(2 * np.pi * 300 * t)).astype("<i2")
+        pcm = np.concatenate([np.zeros(int(lead * rate), "<i2"), tone, np.zeros(int(tail * rate), "<i2")])
+        with wave.open(self._file, "wb") as f:
+            f.setnchannels(1)
+            f.setsampwidth(2)
+            f.setframerate(rate)
+            f.writeframes(pcm.tobytes())

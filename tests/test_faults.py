@@ -20,7 +20,6 @@ import textwrap
 import threading
 import time
 import types
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from voicecoach.session import Printer, RealtimeRunner, VirtualChat
 from voicecoach.voice import FallbackVoice, Pyttsx3Voice, find_espeak
 
 from conftest import run_cli
+from helpers import FakePyttsx3Driver
 from test_soak import ClockQueue, VirtualClock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,38 +55,9 @@ THOUGHT_ANSWERS = [
 _release = threading.Event()
 
 
-class _FaultyDriver:
+class _FaultyDriver(FakePyttsx3Driver):
     """A pyttsx3 driver (pyttsx3's own plug-in boundary) that writes a tone for most text, never
     returns from its run loop for text containing "Hold", and raises for "Breathe out"."""
-
-    def __init__(self, proxy):
-        self._proxy = proxy
-        self._text = ""
-        self._file = None
-
-    def destroy(self):
-        pass
-
-    def say(self, text):
-        self._text = text
-
-    def save_to_file(self, text, filename):
-        self._text, self._file = text, filename
-
-    def stop(self):
-        pass
-
-    def getProperty(self, name):
-        return {"voices": [], "voice": "test", "rate": 200, "volume": 1.0}[name]
-
-    def setProperty(self, name, value):
-        pass
-
-    def endLoop(self):
-        pass
-
-    def iterate(self):
-        pass
 
     def startLoop(self):
         self._proxy.setBusy(False)
@@ -95,13 +66,7 @@ class _FaultyDriver:
             return
         if "Breathe out" in self._text:
             raise RuntimeError("the synthesiser crashed")
-        rate = 22050
-        t = np.arange(int(0.25 * rate)) / rate
-        with wave.open(self._file, "wb") as f:
-            f.setnchannels(1)
-            f.setsampwidth(2)
-            f.setframerate(rate)
-            f.writeframes((8000 * np.sin(2 * np.pi * 300 * t)).astype("<i2").tobytes())
+        self.write_tone(0.25)
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 import types
-import wave
 
 import numpy as np
 import pytest
@@ -29,6 +28,8 @@ from voicecoach.voice import (
     make_voice,
     trim_silence,
 )
+
+from helpers import FakePyttsx3Driver
 
 THRESHOLD = 100  # int16 amplitude: about -50 dBFS
 
@@ -114,42 +115,12 @@ def test_empty_text_is_an_empty_chunk(voice):
 _release = threading.Event()
 
 
-class _TroubleDriver:
+class _TroubleDriver(FakePyttsx3Driver):
     """A pyttsx3 driver that writes a tone, except: text containing "hang" never finishes
     (runAndWait never returns), and text containing "explode" raises the first time, the way
     a re-entered engine raises "run loop already started"."""
 
     exploded = False
-
-    def __init__(self, proxy):
-        self._proxy = proxy
-        self._looping = False
-        self._file = None
-        self._text = None
-
-    def destroy(self):
-        pass
-
-    def say(self, text):
-        self._text = text
-
-    def save_to_file(self, text, filename):
-        self._text, self._file = text, filename
-
-    def stop(self):
-        pass
-
-    def getProperty(self, name):
-        return {"voices": [], "voice": "test", "rate": 200, "volume": 1.0}[name]
-
-    def setProperty(self, name, value):
-        pass
-
-    def endLoop(self):
-        self._looping = False
-
-    def iterate(self):
-        pass
 
     def startLoop(self):
         self._looping = True
@@ -160,15 +131,7 @@ class _TroubleDriver:
         if "hang" in self._text:
             _release.wait(30)
             return
-        rate = 22050
-        t = np.arange(int(0.3 * rate)) / rate
-        tone = (8000 * np.sin(2 * np.pi * 300 * t)).astype("<i2")
-        pcm = np.concatenate([np.zeros(int(0.02 * rate), "<i2"), tone, np.zeros(int(0.2 * rate), "<i2")])
-        with wave.open(self._file, "wb") as f:
-            f.setnchannels(1)
-            f.setsampwidth(2)
-            f.setframerate(rate)
-            f.writeframes(pcm.tobytes())
+        self.write_tone(0.3, lead=0.02, tail=0.2)
 
 
 @pytest.fixture()
