@@ -81,7 +81,11 @@ _YES = _rx(["yes", "yeah", "yea", "yep", "yup", "ya", "sure", "okay", "all right
             "absolutely", "of course", "certainly", "correct", "thats right", "uhhuh", "mhm",
             "please", "go ahead", "lets do it", "lets do that", "sounds good", "id like that",
             "i would like that", "why not", "i do", "i will", "i can", "ill try", "i would", "id love to",
-            "that would help", "yes please", "please do", "go on", "do it", "lets go", "fine"])
+            "that would help", "yes please", "please do", "go on", "do it", "lets go", "fine", "go for it",
+            "sounds nice", "that sounds nice", "sounds great", "that would be nice", "id love that",
+            "love to", "i would love", "lets try", "lets try it", "ill give it a go", "give it a go",
+            "why not", "ok then", "okay then", "alright then", "i think i will", "i want to", "id like to",
+            "i would like to", "count me in", "ready"])
 _FORMAL_YES = _rx(["yes", "yes i am", "im", "i am", "yes im", "i do", "yes i do", "correct", "absolutely",
                    "definitely", "of course"])
 _CASUAL_YES = _rx(["yeah", "yea", "yep", "yup", "ya", "uhhuh", "mhm", "sure", "okay", "all right",
@@ -92,7 +96,9 @@ _NO = _rx(["no", "not", "nope", "nah", "not really", "not at all", "never", "no 
            "i cant", "negative", "not yet", "no way", "nothing", "no need", "im good", "maybe later",
            "another time", "not for me", "pass", "no i dont", "i dont think so", "absolutely not",
            "definitely not", "of course not", "god no", "hell no", "not in the slightest", "nah im good",
-           "not interested", "leave it", "skip it", "skip", "dont bother"])
+           "not interested", "leave it", "skip it", "skip", "dont bother", "id rather", "i would rather",
+           "not even a little", "not one bit", "not in the least", "no not really", "nah not really",
+           "i dont want to", "i dont think i want"])
 _HEDGE = _rx(["maybe", "perhaps", "sort of", "kind of", "a little", "a bit", "a little bit", "somewhat",
               "i guess", "i suppose", "probably", "possibly", "sometimes", "not sure", "im not sure",
               "unsure", "dont know", "i dont know", "idk", "no idea", "hard to say", "mostly", "partly",
@@ -130,11 +136,17 @@ _NO_CONTENT = _rx(["i dont know", "dont know", "idk", "no idea", "nothing", "not
                    "there isnt", "nothing i can think of", "i dont know what to say", "no evidence",
                    "hmm", "um", "uh", "i dont remember", "i cant remember", "blank", "im blank",
                    "my mind is blank", "i have nothing", "ive got nothing", "got nothing", "not much",
-                   "i dont have one", "no answer", "whatever", "nah"])
+                   "i dont have one", "no answer", "whatever", "nah", "nothing comes to me",
+                   "nothing comes to mind", "i cant think what id say", "i cant think what to say",
+                   "i dont know what id say", "i dont know what youd say to that", "i dont know what to say",
+                   "i dont know what id tell them", "no idea what id say", "im drawing a blank",
+                   "i really dont know", "honestly no idea", "not a clue", "i couldnt tell you"])
 _FILLER = re.compile(r"(?<![a-z])(?:um+|uh+|er+|erm|hmm+|well|so|honestly|i mean|you know|okay so|actually|"
                      r"basically)(?![a-z])")
-_DONT_KNOW = re.compile(r"(?<![a-z])(dont know|not sure|no idea|dunno|idk|cant say|who knows|im not certain|"
-                        r"not certain|hard to say|no clue|cant tell)(?![a-z])")
+_DONT_KNOW = re.compile(r"(?<![a-z])(dont know|not (really |totally |completely |entirely |quite )?sure|no idea|dunno|"
+                        r"idk|cant say|who knows|im not certain|not certain|hard to say|no clue|cant tell|"
+                        r"dont want to (talk|say|answer|get into)|(rather|prefer) not (to )?(say|talk|answer)|"
+                        r"not telling|none of your business|dont ask|leave it|whatever)(?![a-z])")
 # Words to a friend: a critic's voice, and a kind one.
 _UNKIND = _rx(["stop being", "so dramatic", "dramatic", "get over it", "get over yourself", "man up",
                "toughen up", "grow up", "suck it up", "pathetic", "stupid", "idiot", "dumb", "loser",
@@ -147,7 +159,10 @@ _UNKIND = _rx(["stop being", "so dramatic", "dramatic", "get over it", "get over
                "you always", "you never", "stop it", "get real", "wake up", "move on already",
                "your problem", "serves you right", "who cares", "big deal", "so what", "drama queen",
                "attention seeking", "attention seeker", "its not a big deal", "stop overthinking",
-               "you brought it on", "nobody likes", "ugly", "hate you", "disgusting", "lazy"])
+               "you brought it on", "nobody likes", "ugly", "hate you", "disgusting", "lazy",
+               "stop being", "stop feeling", "stop acting", "stop making", "stop moaning", "feeling sorry for",
+               "self pity", "pity party", "get it together", "nobody wants to hear", "no one wants to hear",
+               "too much", "a mess", "you should know better", "should have known", "thats on you"])
 _KIND = _rx(["its okay", "its all right", "thats okay", "its understandable", "understandable",
              "makes sense", "that makes sense", "youre not alone", "not alone", "you matter", "youre doing",
              "doing your best", "doing the best", "be gentle", "be kind", "im here", "i am here",
@@ -155,9 +170,9 @@ _KIND = _rx(["its okay", "its all right", "thats okay", "its understandable", "u
              "worthy", "deserve love", "deserve kindness", "deserve to be", "it will be okay",
              "itll be okay", "itll be all right", "going to be okay", "gonna be okay", "hug", "i understand",
              "take care", "take your time", "youre allowed", "allowed to feel", "valid", "normal to feel",
-             "human", "it happens", "everyone", "youre loved", "you are loved", "care about you",
-             "you did well", "well done", "youre strong", "strong", "brave", "kind", "gentle", "youre safe",
-             "you can do", "you got this", "youve got this", "its not the end", "breathe", "rest",
+             "youre human", "it happens", "youre loved", "you are loved", "care about you",
+             "you did well", "well done", "youre strong", "so strong", "brave", "youre kind", "youre safe",
+             "you can do", "you got this", "youve got this", "its not the end", "take a breath", "get some rest",
              "forgive yourself", "youre human", "go easy", "dont be so hard", "not so hard on yourself",
              "look after yourself", "i believe in you", "youre good", "youre a good", "i see you",
              "you tried", "it wasnt", "im sorry", "sorry youre", "of course you feel", "no wonder",
@@ -166,8 +181,20 @@ _KIND = _rx(["its okay", "its all right", "thats okay", "its understandable", "u
 
 
 def _clean(text: str) -> str:
-    norm = normalize(text)
-    return " ".join(_FILLER.sub(" ", norm).split()) or norm
+    """Normalised words; clauses (split at punctuation and "but") are kept apart by " | " so a
+    negation cannot reach across them. Filler words go."""
+    clauses = []
+    for part in re.split(r"[,.;:!?\u2014]+|\s-\s|(?<![a-z])but(?![a-z])", text or ""):
+        norm = normalize(part)
+        words = _FILLER.sub(" ", norm).split() or norm.split()
+        if words:
+            clauses.append(" ".join(words))
+    return " | ".join(clauses)
+
+
+def _words(clean: str) -> str:
+    """``clean`` without clause marks, for whole-answer phrase tests."""
+    return " ".join(clean.replace(" | ", " ").split())
 
 
 def _negated(words: list[str], start: int) -> bool:
@@ -177,14 +204,16 @@ def _negated(words: list[str], start: int) -> bool:
 
 
 def _scoped_hits(rx: re.Pattern[str], clean: str) -> tuple[int, int]:
-    """(plain, negated) counts of ``rx`` matches in ``clean``."""
+    """(plain, negated) counts of ``rx`` matches in ``clean``; a negation governs only words in
+    its own clause ("no, I'm safe": the no does not negate safe)."""
     plain = negated = 0
-    for m in rx.finditer(clean):
-        start_word = len(clean[: m.start()].split())
-        if _negated(clean.split(), start_word):
-            negated += 1
-        else:
-            plain += 1
+    for clause in clean.split(" | "):
+        for m in rx.finditer(clause):
+            start_word = len(clause[: m.start()].split())
+            if _negated(clause.split(), start_word):
+                negated += 1
+            else:
+                plain += 1
     return plain, negated
 
 
@@ -195,15 +224,16 @@ def _is_question(text: str, clean: str) -> bool:
 def read_yes_no(text: str) -> Reading:
     """yes, no, or unclear (hedges, don't-knows, questions back, a mix)."""
     clean = _clean(text)
+    flat = _words(clean)
     if not clean:
         return Reading("unclear", False, "nothing said")
-    if _SARCASM.search(clean):
+    if _SARCASM.search(flat):
         return Reading("unclear", False, "sarcasm")
-    no = bool(_NO.search(clean))
-    yes_m = _YES.search(clean)
-    yes = bool(yes_m) and not (yes_m and _negated(clean.split(), len(clean[: yes_m.start()].split())))
-    hedge = _HEDGE.search(clean)
-    if _is_question(text, clean) and not (yes or no):
+    no = bool(_NO.search(_YES.sub(" ", flat)))
+    yes_m = _YES.search(flat)
+    yes = bool(yes_m) and not (yes_m and _negated(flat.split(), len(flat[: yes_m.start()].split())))
+    hedge = _HEDGE.search(flat)
+    if _is_question(text, flat) and not (yes or no):
         return Reading("unclear", False, "a question back")
     if hedge and not (no and not yes and hedge.group(0) in ("i think", "i mean")):
         if no and not yes and hedge.group(0) in ("dont know", "i dont know"):
@@ -221,34 +251,37 @@ def read_yes_no(text: str) -> Reading:
 def read_safety(text: str) -> Reading:
     """Asked "are you safe right now?": safe only on a clear statement of safety."""
     clean = _clean(text)
+    flat = _words(clean)
     if not clean:
         return Reading("unsure", False, "nothing said")
-    words = clean.split()
-    if _SARCASM.search(clean):
+    words = flat.split()
+    if _SARCASM.search(flat):
         return Reading("unsure", False, "sarcasm")
-    dont_know = _DONT_KNOW.search(clean)
+    dont_know = _DONT_KNOW.search(flat)
     if dont_know:
         return Reading("unsure", False, dont_know.group(0))
-    if _UNSAFE_WORDS.search(clean):
-        m = _UNSAFE_WORDS.search(clean)
+    if _UNSAFE_WORDS.search(flat):
+        m = _UNSAFE_WORDS.search(flat)
         return Reading("unsafe", True, m.group(0) if m else "unsafe")
     safe_plain, safe_neg = _scoped_hits(_SAFE_WORDS, clean)
     if safe_neg:
         return Reading("unsafe", True, "a negated safety word")
-    no = _NO.search(clean)
-    hedge = _HEDGE.search(clean)
+    no = _NO.search(_SAFE_WORDS.sub(" ", flat))
+    hedge = _HEDGE.search(flat)
     if no and not safe_plain:
         return Reading("unsafe", True, no.group(0))
     if hedge:
         return Reading("unsure", False, hedge.group(0))
     if no and safe_plain:
         return Reading("unsure", False, "both no and a safety word")
-    if _is_question(text, clean):
+    if _is_question(text, flat):
         return Reading("unsure", False, "a question back")
+    if safe_plain and _CASUAL_YES.fullmatch(flat):
+        return Reading("unsure", False, "a bare acknowledgement")
     if safe_plain:
         return Reading("safe", True, "a safety word")
-    formal = _FORMAL_YES.fullmatch(clean)
-    if formal or (words and words[0] == "yes" and not _CASUAL_YES.fullmatch(clean)):
+    formal = _FORMAL_YES.fullmatch(flat)
+    if formal or (words and words[0] == "yes" and not _CASUAL_YES.fullmatch(flat)):
         return Reading("safe", True, "yes")
     return Reading("unsure", False, "no clear statement of safety")
 
@@ -257,23 +290,25 @@ def read_risk(text: str) -> Reading:
     """Asked "are you thinking about ending your life?": any admission, even hedged, is yes;
     a clear denial is no; a don't-know or a question back is unsure."""
     clean = _clean(text)
+    flat = _words(clean)
     if not clean:
         return Reading("unsure", False, "nothing said")
-    if _SARCASM.search(clean):
+    if _SARCASM.search(flat):
         return Reading("unsure", False, "sarcasm")
-    yes_m = _YES.search(clean)
-    no_m = _NO.search(clean)
-    hedge = _HEDGE.search(clean)
-    dont_know = _DONT_KNOW.search(clean)
+    yes_m = _YES.search(flat)
+    no_m = _NO.search(flat)
+    hedge = _HEDGE.search(flat)
+    dont_know = _DONT_KNOW.search(flat)
     admits = re.search(r"(?<![a-z])(i have been|ive been|i do|i was|thinking about it|sometimes|a bit|"
                        r"a little|kind of|sort of|maybe|i guess|lately|often|all the time|every day|"
                        r"i think about it|crossed my mind|on and off|now and then|im thinking|"
-                       r"i am thinking|i keep thinking|cant stop thinking)(?![a-z])|^(yes )?(i am|im)$",
-                       clean)
+                       r"i am thinking|i keep thinking|cant stop thinking|thought about it|more than usual|"
+                       r"more than i (should|used to)|on my mind|a few times|once or twice|every night)(?![a-z])|"
+                       r"^(yes )?(i am|im)$", flat)
     if dont_know:
         return Reading("unsure", False, dont_know.group(0))
     safe_plain, safe_neg = _scoped_hits(_SAFE_WORDS, clean)
-    if safe_neg or _UNSAFE_WORDS.search(clean):
+    if safe_neg or _UNSAFE_WORDS.search(flat):
         return Reading("unsure", False, "not okay")
     if no_m and not (yes_m and yes_m.start() < no_m.start()):
         # "no", "no I'm not", "god no, I'm just sad"; but "no... maybe" is unsure
@@ -286,7 +321,7 @@ def read_risk(text: str) -> Reading:
         return Reading("yes", True, (yes_m or admits).group(0))  # type: ignore[union-attr]
     if hedge:
         return Reading("yes", False, hedge.group(0))
-    if _is_question(text, clean):
+    if _is_question(text, flat):
         return Reading("unsure", False, "a question back")
     return Reading("unsure", False, "no clear answer")
 
@@ -294,13 +329,14 @@ def read_risk(text: str) -> Reading:
 def has_content(text: str) -> bool:
     """False for "I don't know", "nothing", "pass" and the like said as the whole answer."""
     clean = _clean(text)
+    flat = _words(clean)
     if not clean:
         return False
-    m = _NO_CONTENT.fullmatch(clean)
+    m = _NO_CONTENT.fullmatch(flat)
     if m:
         return False
     # "I don't know, nothing really" -> strip the no-content phrases and see what is left
-    rest = _NO_CONTENT.sub(" ", clean)
+    rest = _NO_CONTENT.sub(" ", flat)
     rest = re.sub(r"(?<![a-z])(i|im|and|or|but|the|a|it|its|to|really|either|maybe|thats|that|what|say|"
                   r"of|any|anything|there|is|honestly|sorry)(?![a-z])", " ", rest)
     return bool(rest.split())
@@ -313,12 +349,13 @@ def read_free_text(text: str) -> Reading:
 def read_kind_words(text: str) -> Reading:
     """Words for a friend: kind, unkind (the inner critic speaking), or unsure."""
     clean = _clean(text)
+    flat = _words(clean)
     if not has_content(text):
         return Reading("unsure", False, "no content")
     unkind_plain, _ = _scoped_hits(_UNKIND, clean)
     kind_plain, kind_neg = _scoped_hits(_KIND, clean)
     if unkind_plain and not kind_plain:
-        m = _UNKIND.search(clean)
+        m = _UNKIND.search(flat)
         return Reading("unkind", True, m.group(0) if m else "unkind")
     if kind_neg and not kind_plain:
         return Reading("unkind", True, "a negated kindness")
