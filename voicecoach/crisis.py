@@ -315,9 +315,25 @@ class CrisisScreen:
         return hit[0] if hit else None
 
     def screen(self, text: str) -> CrisisResult:
-        """Screen one utterance."""
+        """Screen one utterance: the whole of it, and each clause on its own, so an idiom blanked
+        across a comma ("I wish I was dead, tired of living") cannot hide a statement. The
+        strongest finding wins: a crisis, then a question to ask directly."""
         if not isinstance(text, str):
             text = str(text or "")
+        result = self._screen_one(text)
+        if result.is_crisis:
+            return result
+        clauses = [c for c in re.split(r"[,.;:!?\u2014]+|\s-\s", text) if c.strip()]
+        if len(clauses) > 1:
+            for clause in clauses:
+                r = self._screen_one(clause)
+                if r.is_crisis:
+                    return r
+                if r.ask_directly and not result.ask_directly:
+                    result = r
+        return result
+
+    def _screen_one(self, text: str) -> CrisisResult:
         norm = self.prepare(text)
         if not norm:
             return CrisisResult(False)
