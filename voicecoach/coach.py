@@ -32,6 +32,7 @@ from voicecoach.engine import (
     VoiceSettings,
 )
 from voicecoach.errors import VoicecoachError
+from voicecoach.memory import Memory
 from voicecoach.scripts import Library, Script, StepKind
 from voicecoach.types import Cue, IntentMatch
 
@@ -94,6 +95,8 @@ class Coach:
         """(script id, status) of every script that ran."""
         self._resources: str | None = None
         self._queued_after_check: tuple[str, dict[str, Any]] | None = None
+        self.memory = Memory(journal, library)
+        """What helped and what was planned (voicecoach/memory.py)."""
 
     # -- state for runners --------------------------------------------------------------------
 
@@ -154,7 +157,15 @@ class Coach:
             return out
         if script_id:
             out += self.start_script(t, script_id, params)
+        else:
+            self._remember(out, t)
         return out
+
+    def _remember(self, out: list[CoachAction], t: float) -> None:
+        """An open conversation starts with the follow-up of the last plan, if one is due."""
+        question = self.memory.opening(t)
+        if question:
+            self._say(out, question, t)
 
     def start_script(self, now: float, script_id: str, params: dict[str, Any] | None = None) -> list[CoachAction]:
         out: list[CoachAction] = []
@@ -287,6 +298,13 @@ class Coach:
         if m.name == "help":
             self._say(out, HELP_IDLE, t)
             return out
+        reply = self.memory.respond(t, m)
+        if reply is not None:
+            for text in reply.say:
+                t = self._say(out, text, t)
+            if reply.start:
+                out += self.start_script(t + 0.4, reply.start, reply.params)
+            return out
         script = self._script_for(m)
         if script is None:
             if m.name in ("stop", "pause", "quieter", "no", "skip"):
@@ -356,6 +374,8 @@ class Coach:
                 if queued:
                     self._queued_after_check = None
                     out += self.start_script(end + 0.5, queued[0], queued[1])
+                else:
+                    self._remember(out, end + 0.4)
                 return out
             self.pending = None
             return self._crisis(now)
