@@ -81,3 +81,18 @@ def test_script_renders_to_speech_a_recogniser_understands(kit, script_id):
     expected = words(" ".join(c.text for c in spoken))
     found = expected & heard
     assert len(found) >= 0.5 * len(expected), (script_id, sorted(expected - heard), sorted(heard))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script_id", ["sense-of-self", "strengths", "secure-partner"])
+def test_guide_sessions_render_with_no_answers_given(kit, script_id):
+    """Nobody answers: every question times out, the session still plays to its end, and no
+    answer's place is left empty in what is said."""
+    config, library, voice, _ = kit
+    coach = make_coach(config, library, voice, answer_timeout=3.0, home=False)
+    rendered = render_session(coach, voice, script_id, None, [])
+    assert rendered.ended == [(script_id, "completed")]
+    assert rendered.audio.seconds > 20 and np.abs(rendered.audio.samples).max() > 1000
+    texts = [c.text for c in rendered.cues]
+    assert not any("{" in t or ": ." in t or "  " in t for t in texts), texts
+    assert texts[-1] == library.get(script_id).steps[-2].text[-1]
