@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from voicecoach.coach import SAFETY_FLAG
 from voicecoach.journal import Journal
 from voicecoach.memory import Memory, as_plan
 from voicecoach.scripts import Library, load_script_text
@@ -124,7 +125,8 @@ def test_thought_record_plan_is_followed_up_next_session_and_exported(voicecoach
 
 def test_the_safety_question_comes_before_any_follow_up(voicecoach_home):
     _chat(voicecoach_home, THOUGHT_RECORD, "--script", "thought-record")
-    (voicecoach_home / ".check-safety").touch()  # the last conversation ended in a crisis
+    with Journal.open(voicecoach_home) as journal:  # the last conversation ended in a crisis
+        journal.set_flag(SAFETY_FLAG, True)
     out = _chat(voicecoach_home, ["yes", "a bit better"])
     said = [line for line in out.splitlines() if line.startswith(("coach: ", "you: "))]
     assert "are you safe right now?" in said[0]

@@ -233,7 +233,7 @@ class CrisisScreen:
 
     def prepare(self, text: str) -> str:
         """Normalised text with variants rewritten and misspelt key words corrected."""
-        from voicecoach.intents import normalize
+        from voicecoach.normalize import normalize
 
         norm = normalize(text)
         if self.fuzzy_words:

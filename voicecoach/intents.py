@@ -33,7 +33,8 @@ from rapidfuzz import fuzz, process
 
 from voicecoach import crisis as crisis_mod
 from voicecoach.errors import LocatedError
-from voicecoach.numbers import number_words, parse_minutes, parse_number
+from voicecoach.normalize import CONTRACTIONS, normalize
+from voicecoach.numbers import parse_minutes, parse_number
 from voicecoach.types import IntentMatch
 from voicecoach.yamlio import line_of, read_yaml_file
 
@@ -44,65 +45,6 @@ class IntentsError(LocatedError):
 
 class TemplateError(LocatedError):
     """A template that does not parse (names file and line)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# normalising text
-
-_CONTRACTIONS = [
-    # applied on whole words after apostrophes are removed; templates go through the same table
-    ("i am", "im"), ("cannot", "cant"), ("can not", "cant"), ("do not", "dont"),
-    ("does not", "doesnt"), ("did not", "didnt"), ("is not", "isnt"), ("are not", "arent"),
-    ("will not", "wont"), ("would not", "wouldnt"), ("could not", "couldnt"),
-    ("should not", "shouldnt"), ("have not", "havent"), ("has not", "hasnt"), ("was not", "wasnt"),
-    ("i have", "ive"), ("i would", "id"), ("i will", "ill"), ("wanna", "want to"),
-    ("gonna", "going to"), ("gotta", "got to"), ("lemme", "let me"), ("gimme", "give me"),
-    ("kinda", "kind of"), ("sorta", "sort of"), ("cuz", "because"), ("cause", "because"),
-    ("coz", "because"), ("ok", "okay"), ("okey", "okay"), ("let us", "lets"), ("it is", "its"),
-    ("that is", "thats"), ("what is", "whats"), ("he is", "hes"), ("she is", "shes"),
-    ("they are", "theyre"), ("you are", "youre"), ("there is", "theres"), ("he has", "hes"),
-    ("she has", "shes"), ("dunno", "dont know"), ("ima", "im going to"), ("imma", "im going to"),
-    ("im gonna", "im going to"), ("u", "you"), ("ur", "your"), ("pls", "please"),
-    ("plz", "please"), ("thx", "thanks"), ("tho", "though"), ("til", "until"), ("till", "until"),
-    ("bf", "boyfriend"), ("gf", "girlfriend"), ("alright", "all right"), ("allright", "all right"),
-    ("my self", "myself"), ("cant not", "cant"), ("wont be", "wont be"), ("uh huh", "uhhuh"),
-    ("mm hmm", "mhm"), ("mhmm", "mhm"), ("uh uh", "no"),
-]
-_CONTRACTION_RE = [
-    (a, re.compile(r"(?<![a-z0-9])" + re.escape(a) + r"(?![a-z0-9])"), b) for a, b in _CONTRACTIONS
-]
-_DIGIT_SEQUENCES = {"478": "four seven eight", "54321": "five four three two one"}
-
-
-def normalize(text: str) -> str:
-    """Lower-case words without punctuation, contractions and digits in one spelling.
-
-    "I'm NOT okay!!" → "im not okay"; "4-7-8" → "four seven eight"; "10" → "ten".
-    """
-    text = (text or "").lower()
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    text = text.replace("%", " percent ").replace("&", " and ")
-    text = re.sub(r"(?<=[a-z])'(?=[a-z])", "", text)
-    text = re.sub(r"(\d)[-/](?=\d)", r"\1 ", text)
-    text = re.sub(r"(\d+)\.(\d+)", r"\1 point \2", text)
-    text = re.sub(r"[^a-z0-9\s]", " ", text)
-    text = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", text)
-    words = []
-    for tok in text.split():
-        if tok.isdigit():
-            if tok in _DIGIT_SEQUENCES:
-                words.append(_DIGIT_SEQUENCES[tok])
-            elif int(tok) <= 100:
-                words.append(number_words(int(tok)))
-            else:
-                words.append(" ".join(number_words(int(d)) for d in tok))
-        else:
-            words.append(tok)
-    text = " ".join(words)
-    for plain, rx, repl in _CONTRACTION_RE:
-        if plain in text:  # a substring test first: most rules do not apply
-            text = rx.sub(repl, text)
-    return " ".join(text.split())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,7 +451,7 @@ class IntentMatcher:
     def _expansion_key(self) -> str:
         """A digest of everything the template expansions depend on."""
         h = hashlib.sha256(_EXPANSION_VERSION.encode())
-        h.update(repr(_CONTRACTIONS).encode())
+        h.update(repr(CONTRACTIONS).encode())
         h.update(repr((self._fillers.pattern if self._fillers else "", sorted(self._leading))).encode())
         h.update(repr(sorted((k, v) for k, v in self.grammar.rules.items())).encode())
         h.update(repr(sorted((k, [(v.text, v.value) for v in lst.values])
@@ -707,6 +649,8 @@ class IntentMatcher:
             return IntentMatch("crisis", 1.0, slots, best="crisis", crisis=True, text=text)
         scored, vec = self._scores(text)
         clean = self.clean(text)
+        # Commands are commands: a control intent counts only for an utterance shaped like one.
+        scored = [s for s in scored if self.intents[s.name].group != "control" or command_shaped(clean, s)]
         if screen.ask_directly:
             slots = {"ask_directly": True, "category": screen.category, "matched": screen.matched}
             return IntentMatch("crisis_check", 0.9, slots, best="crisis_check", text=text)
@@ -940,6 +884,23 @@ def _fuse(scored: list[_Scored], threshold: float) -> None:
     for s in scored:
         lead = s.semantic - (second if s is top_sem else top_sem.semantic)
         s.score = max(s.rule, _semantic_confidence(s.semantic, lead, s is by_rule))
+
+
+def command_shaped(clean: str, s: _Scored) -> bool:
+    """True when an utterance is a command for intent score ``s``: short and close to one of the
+    intent's templates ("okay you can stop", "slow it down", "I can't hear you, louder"). A longer
+    sentence that merely contains a command word ("I can't stop thinking about him", "my breathing
+    gets faster when I think about it") is not, and goes to the technique and crisis layers."""
+    n = len(clean.split())
+    if n == 0:
+        return False
+    if s.template >= NEAR_EXACT and n <= 9:
+        return True  # one of its own templates, said whole
+    if (s.template >= 0.66 and n <= 4) or (s.template >= 0.6 and n <= 3):
+        return True
+    if s.keyword > 0:
+        return (s.template >= 0.7 and n <= 6) or (s.template >= 0.6 and n <= 3)
+    return False
 
 
 def _combine(t: float, k: float, n_words: int) -> float:

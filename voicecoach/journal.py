@@ -168,7 +168,17 @@ def _m1_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX entries_session ON entries(session_id, kind)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial]
+def _m2_flags(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE flags (
+               name TEXT PRIMARY KEY,
+               value TEXT NOT NULL,
+               updated TEXT NOT NULL
+           )"""
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_flags]
 """Schema migrations in order; the database's ``user_version`` is how many have run."""
 
 
@@ -313,6 +323,20 @@ class Journal:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise self._error("cannot read the journal", exc) from None
+
+    # --- flags ------------------------------------------------------------------------------------
+    def set_flag(self, name: str, on: bool) -> None:
+        """Set or clear a named flag (``check_safety``: ask "are you safe?" next session), in
+        one transaction, so it survives a crash the moment this returns."""
+        with self._write("cannot save a safety note") as conn:
+            if on:
+                conn.execute("INSERT OR REPLACE INTO flags (name, value, updated) VALUES (?, '1', ?)",
+                             (name, iso_utc()))
+            else:
+                conn.execute("DELETE FROM flags WHERE name = ?", (name,))
+
+    def flag(self, name: str) -> bool:
+        return bool(self._read("SELECT 1 FROM flags WHERE name = ?", (name,)))
 
     # --- sessions --------------------------------------------------------------------------------
     def begin_session(self, script_id: str, started: float | None = None) -> int:
