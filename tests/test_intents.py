@@ -20,7 +20,7 @@ SENTENCES = Path(__file__).parent / "sentences"
 CONTRACT = ["anxious", "breathe", "ground", "reframe", "sleep", "relax", "i_statement", "urge", "soothe",
             "compassion", "trigger", "learn", "professional_help", "partner_support", "stop", "pause",
             "resume", "repeat", "skip", "more", "slower", "faster", "louder", "quieter", "yes", "no",
-            "help", "goodbye"]
+            "help", "goodbye", "sense_of_self", "strengths", "secure_partner", "review"]
 
 
 def _measured(f: Path) -> bool:

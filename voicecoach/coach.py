@@ -34,6 +34,7 @@ from voicecoach.engine import (
     VoiceSettings,
 )
 from voicecoach.errors import VoicecoachError
+from voicecoach.memory import Memory
 from voicecoach.scripts import Library, Script, StepKind
 from voicecoach.types import Cue, IntentMatch
 
@@ -112,6 +113,8 @@ class Coach:
         self.ended: list[tuple[str, str]] = []
         """(script id, status) of every script that ran."""
         self._queued_after_check: tuple[str, dict[str, Any]] | None = None
+        self.memory = Memory(journal, library)
+        """What helped and what was planned (voicecoach/memory.py)."""
 
     # -- state for runners --------------------------------------------------------------------
 
@@ -172,7 +175,15 @@ class Coach:
             return out
         if script_id:
             out += self.start_script(t, script_id, params)
+        else:
+            self._remember(out, t)
         return out
+
+    def _remember(self, out: list[CoachAction], t: float) -> None:
+        """An open conversation starts with the follow-up of the last plan, if one is due."""
+        question = self.memory.opening(t)
+        if question:
+            self._say(out, question, t)
 
     def start_script(self, now: float, script_id: str, params: dict[str, Any] | None = None) -> list[CoachAction]:
         out: list[CoachAction] = []
@@ -307,6 +318,13 @@ class Coach:
         if m.name == "help":
             self._say(out, HELP_IDLE, t)
             return out
+        reply = self.memory.respond(t, m)
+        if reply is not None:
+            for text in reply.say:
+                t = self._say(out, text, t)
+            if reply.start:
+                out += self.start_script(t + 0.4, reply.start, reply.params)
+            return out
         script = self._script_for(m)
         if script is None:
             if m.name in ("stop", "pause", "quieter", "no", "skip"):
@@ -382,6 +400,8 @@ class Coach:
             else:
                 self._clear_crisis_flag(out)
                 end = self._say(out, THANKS_SAFE, now + 0.4)
+                if self._queued_after_check is None:
+                    self._remember(out, end + 0.4)
             out += self._after_safety_check(end + 0.5)
             return out
         self.pending = None

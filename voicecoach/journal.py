@@ -23,6 +23,7 @@ from typing import Any
 
 from voicecoach.config import ensure_home
 from voicecoach.errors import VoicecoachError
+from voicecoach.progress import Rated, TechniqueChange, technique_changes
 
 FILE_NAME = "journal.sqlite3"
 EXPORT_SCHEMA_VERSION = 1
@@ -427,6 +428,19 @@ class Journal:
             )
             return int(cur.lastrowid)
 
+    def update_fields(self, entry_id: int, fields: dict) -> bool:
+        """Merge ``fields`` into an existing entry (a follow-up answer kept with the plan it is
+        about); True when the entry exists. Committed before it returns."""
+        clean = {str(k): _normalise(str(k), v) for k, v in fields.items()}
+        with self._write("cannot save your answer") as conn:
+            row = conn.execute("SELECT fields FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                return False
+            merged = _loads(row[0])
+            merged.update(clean)
+            conn.execute("UPDATE entries SET fields = ? WHERE id = ?", (json.dumps(merged), entry_id))
+            return True
+
     def last_value(self, kind: str, field: str) -> object | None:
         """The latest value of ``field`` in entries of ``kind`` (for a script parameter's ``recall``)."""
         rows = self._read("SELECT fields FROM entries WHERE kind = ? ORDER BY id DESC", (kind,))
@@ -472,13 +486,34 @@ class Journal:
             pass
 
     # --- statistics ------------------------------------------------------------------------------
+    def rated(self, since: str | None = None) -> list[Rated]:
+        """Sessions rated before and after (``before``/``after`` or ``intensity_*``), oldest first,
+        with the script that ran; ``since``: ISO 8601 UTC, only entries created then or later."""
+        scripts = {s.id: s.script_id for s in self.sessions()}
+        out = []
+        for e in self.entries():
+            if e.session_id not in scripts or (since is not None and e.created < since):
+                continue
+            for b, a in _DROP_PAIRS:
+                before, after = e.fields.get(b), e.fields.get(a)
+                if _is_number(before) and _is_number(after):
+                    out.append(Rated(scripts[e.session_id], e.created, float(before), float(after)))
+                    break
+        return out
+
+    def technique_changes(self, since: str | None = None) -> list[TechniqueChange]:
+        """Per technique (script), the typical (median) drop in the rating across its sessions,
+        best first; each says whether there is little to go on (voicecoach/progress.py)."""
+        return technique_changes(self.rated(since))
+
     def stats(self) -> dict[str, Any]:
         """Sessions per ISO week and the average drop in anxiety from before to after.
 
         ``sessions_per_week`` maps ``2024-W18`` to a count; ``average_drop`` is the mean of
         (before - after) over entries with both ratings (``before``/``after`` or
         ``intensity_before``/``intensity_after``), None when there are none; ``drop_per_week``
-        is the same mean per week.
+        is the same mean per week. ``techniques`` is :meth:`technique_changes` (best first) and
+        ``ratings`` every rated session, oldest first (``created``, ``script``, ``before``, ``after``).
         """
         sessions = self.sessions()
         per_week: dict[str, int] = {}
@@ -509,7 +544,17 @@ class Journal:
             "rated": len(drops),
             "average_drop": round(sum(drops) / len(drops), 2) if drops else None,
             "drop_per_week": {w: round(sum(v) / len(v), 2) for w, v in sorted(drops_week.items())},
+            "techniques": [c.to_dict() for c in self.technique_changes()],
+            "ratings": [
+                {"created": r.created, "script": r.script_id, "before": _num(r.before),
+                 "after": _num(r.after)}
+                for r in self.rated()
+            ],
         }
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 def _is_number(value: Any) -> bool:

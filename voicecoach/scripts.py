@@ -12,6 +12,7 @@ from typing import Any
 
 from voicecoach.config import data_path
 from voicecoach.errors import ScriptError
+from voicecoach.followup import FollowUp, check_follow_up, parse_follow_up
 from voicecoach.types import Phase
 from voicecoach.yamlio import line_of, load_yaml
 
@@ -180,6 +181,8 @@ class Script:
     journal: str | None = None
     bedtime: bool = False
     file: str = "<input>"
+    follow_up: FollowUp | None = None
+    """What the session plans, asked about next time (voicecoach/followup.py)."""
 
     def step_index(self, step_id: str) -> int:
         for step in self.steps:
@@ -261,7 +264,7 @@ class _Problems:
 
 _TOP = {
     "id", "title", "description", "source", "techniques", "intents", "slots", "voice", "params",
-    "journal", "bedtime", "steps",
+    "journal", "bedtime", "steps", "follow_up",
 }
 _COMMON = {"id", "when", "pause"}
 _KEYS: dict[StepKind, set[str]] = {
@@ -344,9 +347,12 @@ def parse_script(data: Any, file: str) -> tuple[Script | None, list[ScriptError]
         journal=journal,
         bedtime=bedtime,
         file=file,
+        follow_up=parse_follow_up(data.get("follow_up"), pr.add),
     )
     if steps:
         _check_flow(script, pr)
+    if script.follow_up is not None:
+        check_follow_up(script.follow_up, journal, (s.name for s in steps if s.name), pr.add)
     usable = not pr.items
     return (script if usable else None), pr.items
 
