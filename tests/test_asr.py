@@ -17,6 +17,7 @@ from voicecoach.types import IntentMatch
 
 from asr_fixtures import asr_wavs  # noqa: F401 - the session fixture
 from conftest import run_cli
+from helpers import wer_counts
 
 COMMAND_PHRASES = [
     "stop", "pause", "next", "tell me more", "yes", "no", "i'm anxious", "can we breathe",
@@ -28,17 +29,6 @@ COMMAND_PHRASES = [
 
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z' ]", "", text.lower()).strip()
-
-
-def _wer(ref: str, hyp: str) -> tuple[int, int]:
-    r, h = _norm(ref).split(), _norm(hyp).split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)], len(r)
 
 
 def _decode(speech, path: Path, mode: str):
@@ -130,7 +120,7 @@ def whisper():
 def test_whisper_dictation_word_error_rate(whisper, asr_wavs):  # noqa: F811
     errors = words = 0
     for item in asr_wavs.select("dictation", noise=False):
-        e, n = _wer(item["text"], _decode(whisper, asr_wavs.path(item), "dictation").text)
+        e, n = wer_counts(item["text"], _decode(whisper, asr_wavs.path(item), "dictation").text)
         errors, words = errors + e, words + n
     # espeak-ng's robotic voices are far harder than human read speech (tiny.en: ~5.6% WER on
     # LibriSpeech test-clean); this guards against regressions, docs/asr.md has the figures.

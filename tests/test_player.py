@@ -29,16 +29,7 @@ from voicecoach.player import (
 )
 from voicecoach.types import AudioChunk
 
-
-class FakeClock:
-    def __init__(self, t: float = 100.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, dt: float) -> None:
-        self.t += dt
+from helpers import VirtualClock
 
 
 def tone(seconds: float, rate: int = 22050, freq: float = 440.0, amp: float = 0.5) -> AudioChunk:
@@ -50,7 +41,7 @@ def tone(seconds: float, rate: int = 22050, freq: float = 440.0, amp: float = 0.
 
 
 def test_recording_player_keeps_time_and_text():
-    clock = FakeClock()
+    clock = VirtualClock(100.0)
     p = RecordingPlayer(clock)
     assert isinstance(p, Player)
     assert not p.busy and p.playing_until is None and p.current_text is None
@@ -64,7 +55,7 @@ def test_recording_player_keeps_time_and_text():
 
 
 def test_a_new_play_replaces_the_current_one():
-    clock = FakeClock()
+    clock = VirtualClock(100.0)
     p = RecordingPlayer(clock)
     p.play(tone(3.0), "first")
     clock.advance(1.0)
@@ -77,7 +68,7 @@ def test_a_new_play_replaces_the_current_one():
 
 
 def test_stop_and_spoken_between():
-    clock = FakeClock()
+    clock = VirtualClock(100.0)
     p = RecordingPlayer(clock)
     p.play(tone(2.0), "hold")
     clock.advance(0.5)
@@ -95,7 +86,7 @@ def test_stop_and_spoken_between():
 
 
 def test_recording_player_mixdown_is_what_a_microphone_would_hear():
-    clock = FakeClock(0.0)
+    clock = VirtualClock(0.0)
     p = RecordingPlayer(clock)
     p.play(tone(1.0, rate=16000), "a")
     clock.advance(0.5)
