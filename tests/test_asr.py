@@ -58,19 +58,6 @@ def test_pocketsphinx_command_grammar_decodes_requests(sphinx, asr_wavs):  # noq
     assert hits / len(items) >= 0.6, f"{hits}/{len(items)}"
 
 
-def test_pocketsphinx_command_is_fast(sphinx, asr_wavs):  # noqa: F811
-    import time
-
-    items = asr_wavs.select("req", noise=False)[:20]
-    chunks = [to_asr(read_wav(asr_wavs.path(i))) for i in items]
-    sphinx.transcribe(chunks[0], "command")  # grammar compiled once
-    t0 = time.perf_counter()
-    for c in chunks:
-        sphinx.transcribe(c, "command")
-    rtf = (time.perf_counter() - t0) / sum(c.seconds for c in chunks)
-    assert rtf < 0.15, rtf  # target 0.1 on a 2-core machine; slack for a busy CI box
-
-
 def test_pocketsphinx_pronounces_words_missing_from_its_dictionary(caplog):
     pytest.importorskip("pocketsphinx", reason="pocketsphinx is not installed")
     from voicecoach.asr.pocketsphinx_engine import PocketsphinxEngine

@@ -92,10 +92,8 @@ def test_speech_hanging_or_raising_mid_session_falls_back_to_printed_words(fault
     out = io.StringIO()
     runner = RealtimeRunner(coach, voice, player, Printer(out), clock=clock)
     runner.inputs = ClockQueue(clock)  # type: ignore[assignment]
-    started = time.perf_counter()
     first = coach.begin(runner.now(), "box-breathing", {"cycles": 3, "rate_anxiety": False})
     runner.run(first, stop_when_idle=True, max_seconds=600)
-    took = time.perf_counter() - started
     voice.close()
 
     # The session went on to its end, and was journalled as completed.
@@ -114,7 +112,6 @@ def test_speech_hanging_or_raising_mid_session_falls_back_to_printed_words(fault
     # One notice, and one timeout paid per failing cue, not one per repetition.
     assert len(notices) == 1 and "speech output failed" in notices[0]
     assert voice.failures == 2
-    assert took < 5.0
 
 
 def _fake_espeak(tmp_path: Path, mode: str) -> dict[str, str]:
