@@ -106,6 +106,60 @@ def run_dialogue(script: Script | str, events: list[tuple[float | None, str]] = 
     return Dialogue(cues, answers, actions, eng, hushes)
 
 
+def advance(coach: Any, now: float, until_listening: bool = True, limit: float = 10_000.0) -> tuple[float, list[str]]:
+    """Tick a coach through its deadlines until it listens (or is idle); returns (now, spoken texts)."""
+    spoken: list[str] = []
+    while not coach.idle and (coach.listening is None or not until_listening):
+        d = coach.next_deadline
+        if d is None or d > limit:
+            break
+        now = max(now, d)
+        spoken += [a.cue.text for a in coach.tick(now) if isinstance(a, Speak)]
+    return now, spoken
+
+
+def say(coach: Any, now: float, text: str) -> tuple[Any, list[Any], list[str]]:
+    """The coach hears ``text`` at ``now``: (its match, its actions, the texts it speaks)."""
+    m, actions = coach.hear(now, text)
+    return m, actions, [a.cue.text for a in actions if isinstance(a, Speak)]
+
+
+@dataclass
+class Turn:
+    said: str
+    match: Any
+    """The coach's IntentMatch for what was said."""
+    spoken: list[str]
+    """What the coach said from hearing it until it listened again (or went idle)."""
+
+
+@dataclass
+class Conversation:
+    opening: list[str]
+    """What the coach said before the first turn."""
+    turns: list[Turn]
+
+    def spoken(self) -> list[str]:
+        return self.opening + [t for turn in self.turns for t in turn.spoken]
+
+
+def converse(coach: Any, utterances: list[str], *, script: str | None = None, pause: float = 1.0) -> Conversation:
+    """A whole conversation with a coach on a virtual clock: it begins (with ``script`` if given),
+    and each utterance is said ``pause`` seconds after the coach is ready to listen (or falls
+    idle). Returns what the coach said before and after each one."""
+    first = coach.begin(0.0, script) if script else coach.begin(0.0)
+    opening = [a.cue.text for a in first if isinstance(a, Speak)]
+    now, more = advance(coach, 0.0)
+    opening += more
+    turns: list[Turn] = []
+    for text in utterances:
+        now = max(now, getattr(coach, "speaking_until", now) or now) + pause
+        m, _actions, spoken = say(coach, now, text)
+        now, more = advance(coach, now)
+        turns.append(Turn(text, m, spoken + more))
+    return Conversation(opening, turns)
+
+
 def write(tmp: Path, name: str, text: str) -> Path:
     p = tmp / name
     p.write_text(text, encoding="utf-8")
