@@ -17,6 +17,7 @@ from voicecoach.types import IntentMatch
 
 from asr_fixtures import asr_wavs  # noqa: F401 - the session fixture
 from conftest import run_cli
+from helpers import wer_counts
 
 COMMAND_PHRASES = [
     "stop", "pause", "next", "tell me more", "yes", "no", "i'm anxious", "can we breathe",
@@ -28,17 +29,6 @@ COMMAND_PHRASES = [
 
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z' ]", "", text.lower()).strip()
-
-
-def _wer(ref: str, hyp: str) -> tuple[int, int]:
-    r, h = _norm(ref).split(), _norm(hyp).split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)], len(r)
 
 
 def _decode(speech, path: Path, mode: str):
@@ -66,19 +56,6 @@ def test_pocketsphinx_command_grammar_decodes_requests(sphinx, asr_wavs):  # noq
     hits = sum(_decode(sphinx, asr_wavs.path(i), "command").text == _norm(i["text"]) for i in items)
     assert len(items) >= 15
     assert hits / len(items) >= 0.6, f"{hits}/{len(items)}"
-
-
-def test_pocketsphinx_command_is_fast(sphinx, asr_wavs):  # noqa: F811
-    import time
-
-    items = asr_wavs.select("req", noise=False)[:20]
-    chunks = [to_asr(read_wav(asr_wavs.path(i))) for i in items]
-    sphinx.transcribe(chunks[0], "command")  # grammar compiled once
-    t0 = time.perf_counter()
-    for c in chunks:
-        sphinx.transcribe(c, "command")
-    rtf = (time.perf_counter() - t0) / sum(c.seconds for c in chunks)
-    assert rtf < 0.15, rtf  # target 0.1 on a 2-core machine; slack for a busy CI box
 
 
 def test_pocketsphinx_pronounces_words_missing_from_its_dictionary(caplog):
@@ -130,7 +107,7 @@ def whisper():
 def test_whisper_dictation_word_error_rate(whisper, asr_wavs):  # noqa: F811
     errors = words = 0
     for item in asr_wavs.select("dictation", noise=False):
-        e, n = _wer(item["text"], _decode(whisper, asr_wavs.path(item), "dictation").text)
+        e, n = wer_counts(item["text"], _decode(whisper, asr_wavs.path(item), "dictation").text)
         errors, words = errors + e, words + n
     # espeak-ng's robotic voices are far harder than human read speech (tiny.en: ~5.6% WER on
     # LibriSpeech test-clean); this guards against regressions, docs/asr.md has the figures.

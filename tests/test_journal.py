@@ -10,7 +10,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -241,13 +240,16 @@ def test_sigkill_mid_session_loses_no_saved_answer(home: Path):
         j.close()
 
 
-def test_write_latency_is_small(journal: Journal):
+def test_each_answer_is_readable_from_another_connection_once_recorded(journal: Journal, home: Path):
+    # on disk when record_answer returns (how long that takes: scripts/bench.py, journal write)
     sid = journal.begin_session("thought-record")
-    start = time.perf_counter()
-    for i in range(20):
+    for i in range(3):
         journal.record_answer(sid, "thought_record", "situation", f"text {i}")
-    per_write = (time.perf_counter() - start) / 20
-    assert per_write < 0.25, per_write  # an answer is on disk well within a turn gap
+        other = sqlite3.connect(home / "journal.sqlite3")
+        try:
+            assert f"text {i}" in " ".join(r[0] for r in other.execute("SELECT fields FROM entries"))
+        finally:
+            other.close()
 
 
 # --- the command ----------------------------------------------------------------------------------

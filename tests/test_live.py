@@ -15,6 +15,8 @@ from voicecoach.mic import FileMic, MicError, Placement, StreamResampler, parse_
 from voicecoach.types import AudioChunk
 from voicecoach.vad import Endpointer
 
+from helpers import wer_counts
+
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 PERSON = "en-us+f2"
@@ -259,12 +261,16 @@ def test_a_long_sentence_in_command_mode_is_also_heard_openly(tmp_path):
     speech = load_speech(load_config())
     if speech.engine_for("dictation") == speech.engine_for("command"):
         pytest.skip("only one recogniser installed: no open decode to compare")
-    wav = to_asr(read_wav(say(tmp_path, "crisis", "i have been saving up my pills so i can take them all tonight")))
+    said = "i have been saving up my pills so i can take them all tonight"
+    wav = to_asr(read_wav(say(tmp_path, "crisis", said)))
     audio = np.concatenate([np.zeros(8000, np.int16), wav.samples, np.zeros(16000, np.int16)])
     ear = Ear(speech, EarState(mode="command", silence={"command": 0.3}))
     finals = []
     for i in range(0, len(audio), 480):
         finals += [h for h in ear.process(audio[i:i + 480], (i + 480) / 16000) if h.final]
     (h,) = finals
-    assert "pills" in h.alt
-    assert screen(h.alt).is_crisis
+    # the decision that matters: the open decode holds the sentence and is screened a crisis
+    # (whether one word comes out as "pills" or "bills" depends on the recogniser and the machine)
+    errors, words = wer_counts(said, h.alt)
+    assert errors / words <= 0.3, h.alt
+    assert screen(h.alt).is_crisis, h.alt
