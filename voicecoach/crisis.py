@@ -295,7 +295,7 @@ class CrisisScreen:
             for anchor_pos, _w in found[combo.classes[0]]:
                 picks = [(anchor_pos, _w)]
                 for c in combo.classes[1:]:
-                    picks.append(min(found[c], key=lambda h, a=anchor_pos: abs(h[0] - a)))
+                    picks.append(min(found[c], key=lambda h, a=anchor_pos: abs(h[0] - a)))  # type: ignore[misc]
                 span = max(p for p, _ in picks) - min(p for p, _ in picks)
                 if best is None or span < best[0]:
                     best = (span, picks)

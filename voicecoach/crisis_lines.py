@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -125,10 +126,10 @@ def region_from_locale(env: dict[str, str] | None = None) -> str:
     ``en_GB.UTF-8`` → UK, ``en_US`` → US, ``fr_CA`` → CA; ``C``, ``POSIX`` or an unknown
     territory → INTL.
     """
-    env = os.environ if env is None else env
+    source: Mapping[str, str] = os.environ if env is None else env
     data = _builtin()
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = (env.get(var) or "").strip()
+        value = (source.get(var) or "").strip()
         if not value:
             continue
         m = re.match(r"^[A-Za-z]{2,3}[_-]([A-Za-z]{2})\b", value)

@@ -636,12 +636,13 @@ class Engine:
                                 tuple(o.label for o in step.options)))
 
     def _ask(self, step: Step) -> _StepGen:
+        name = step.name or step.label  # the validator requires 'as' on ask and rate steps
         question = step.text
         end = self._say_texts(question, step)
         reprompted = False
         unreadable_once = False
         helped = False
-        reading_lines = ()
+        reading_lines: tuple[str, ...] = ()
         asks_again = False
         while True:
             got = yield self._listen(step, end, scale=step.scale if step.kind == StepKind.RATE else None)
@@ -671,7 +672,7 @@ class Engine:
                 value = text
                 reading = read_answer(step.expects or Expects.FREE_TEXT, text).value
                 if reading == "no_content" and not step.optional and "no_content" not in step.replies:
-                    reading_lines: tuple[str, ...] = (NO_CONTENT_HELP,)
+                    reading_lines = (NO_CONTENT_HELP,)
                 else:
                     reading_lines = step.replies.get(reading, ())
                 asks_again = reading in step.again or (reading == "no_content" and not step.optional
@@ -681,10 +682,9 @@ class Engine:
                     self._after_answer()
                     end = self._say_texts(list(reading_lines) or [step.reprompt[0] if step.reprompt else question[0]], step)
                     continue
-                if step.name:
-                    self.answers[step.name + "_reading"] = reading
-            self.answers[step.name] = value
-            self._out.append(Answer(step.name, value, self.script.journal))
+                self.answers[name + "_reading"] = reading
+            self.answers[name] = value
+            self._out.append(Answer(name, value, self.script.journal))
             self._after_answer()
             if step.kind != StepKind.RATE and reading_lines and not asks_again:
                 self._say_texts(list(reading_lines), step)
@@ -695,12 +695,14 @@ class Engine:
             return None
 
     def _number(self, text: str, scale: tuple[int, int]) -> int | None:
-        parse = self.options.parse_number
-        if parse is None:
-            from voicecoach.numbers import parse_number as parse
-        return parse(text, scale)
+        if self.options.parse_number is not None:
+            return self.options.parse_number(text, scale)
+        from voicecoach.numbers import parse_number
+
+        return parse_number(text, scale)
 
     def _collect(self, step: Step) -> _StepGen:
+        name = step.name or step.label
         count = int(self._resolve(step.count) or 1)
         end = self._say_texts(step.text, step)
         items: list[str] = []
@@ -719,8 +721,8 @@ class Engine:
                 break
             new = count_items(text) or [text.strip()]
             items.extend(new)
-            self.answers[step.name] = list(items)
-            self._out.append(Answer(step.name, list(items), self.script.journal))
+            self.answers[name] = list(items)
+            self._out.append(Answer(name, list(items), self.script.journal))
             left = count - len(items)
             self._after_answer()
             extra = {"got": len(items), "left": max(0, left), "count": count}
@@ -807,10 +809,12 @@ class Engine:
         text = self.answers.get(step.target or "")
         hits = []
         if isinstance(text, str) and text:
-            find = self.options.find_patterns
-            if find is None:
+            if self.options.find_patterns is not None:
+                hits = list(self.options.find_patterns(step.patterns, text))
+            else:
                 from voicecoach.patterns import find
-            hits = list(find(step.patterns, text))
+
+                hits = list(find(step.patterns, text))
         if step.name:
             names = [h.name for h in hits]
             self.answers[step.name] = names

@@ -1094,7 +1094,7 @@ def read_yaml_fast(path: Path, error: type[LocatedError]) -> Any:
 
         loader = _C_LOADER.get("loader")
         if loader is None:
-            class _CLoader(yaml.CSafeLoader):  # type: ignore[name-defined,misc]
+            class _CLoader(yaml.CSafeLoader):
                 pass
 
             _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,

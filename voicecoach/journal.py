@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from voicecoach.config import ensure_home
 from voicecoach.errors import VoicecoachError
@@ -346,7 +346,7 @@ class Journal:
                 "INSERT INTO sessions (script_id, started) VALUES (?, ?)",
                 (script_id, iso_utc(started)),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def end_session(self, session_id: int, status: str) -> None:
         """Record how a session ended: completed | stopped | crisis | interrupted."""
@@ -393,7 +393,7 @@ class Journal:
                     "VALUES (?, ?, 0, ?, ?)",
                     (kind, iso_utc(), session_id, json.dumps({field: value})),
                 )
-                return int(cur.lastrowid)
+                return int(cur.lastrowid or 0)
             entry_id, text = row
             fields = _loads(text)
             fields[field] = value
@@ -426,7 +426,7 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?)",
                 (kind, iso_utc(), 1 if complete else 0, session_id, json.dumps(clean)),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def update_fields(self, entry_id: int, fields: dict) -> bool:
         """Merge ``fields`` into an existing entry (a follow-up answer kept with the plan it is
@@ -557,7 +557,7 @@ def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
