@@ -14,7 +14,13 @@ import yaml
 
 from voicecoach.crisis import screen
 from voicecoach.errors import LocatedError
-from voicecoach.intents import CONTROL_INTENTS, IntentMatcher, load_matcher, normalize
+from voicecoach.intents import (
+    CONTROL_INTENTS,
+    IntentMatcher,
+    load_matcher,
+    matcher_from_yaml,
+    normalize,
+)
 
 SENTENCES = Path(__file__).parent / "sentences"
 CONTRACT = ["anxious", "breathe", "ground", "reframe", "sleep", "relax", "i_statement", "urge", "soothe",
@@ -179,19 +185,19 @@ def test_command_phrases(matcher):
 def test_template_expansions_are_cached_by_content(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICECOACH_CACHE", str(tmp_path / "cache"))
     yaml_text = "intents:\n  paint:\n    group: technique\n    templates: ['paint it (red|blue)']\n"
-    first = IntentMatcher.from_yaml(yaml_text, "mini.yaml")
+    first = matcher_from_yaml(yaml_text, "mini.yaml")
     files = list((tmp_path / "cache").glob("expansions-*.json"))
     assert len(files) == 1
-    again = IntentMatcher.from_yaml(yaml_text, "mini.yaml")
+    again = matcher_from_yaml(yaml_text, "mini.yaml")
     assert again.template_sentences("paint") == first.template_sentences("paint")
     assert again.match("paint it blue").name == "paint"
-    changed = IntentMatcher.from_yaml(yaml_text.replace("blue", "green"), "mini.yaml")
+    changed = matcher_from_yaml(yaml_text.replace("blue", "green"), "mini.yaml")
     assert changed.match("paint it green").name == "paint"
     assert len(list((tmp_path / "cache").glob("expansions-*.json"))) == 2
     files[0].write_text("not json", encoding="utf-8")  # a damaged cache is rebuilt
-    assert IntentMatcher.from_yaml(yaml_text, "mini.yaml").match("paint it red").name == "paint"
+    assert matcher_from_yaml(yaml_text, "mini.yaml").match("paint it red").name == "paint"
     monkeypatch.setenv("VOICECOACH_CACHE", "")
-    assert IntentMatcher.from_yaml(yaml_text, "mini.yaml").match("paint it red").name == "paint"
+    assert matcher_from_yaml(yaml_text, "mini.yaml").match("paint it red").name == "paint"
 
 
 def test_a_load_from_a_warm_cache_gives_the_same_matcher(tmp_path, monkeypatch):
@@ -250,7 +256,7 @@ def test_bad_user_file_names_file_and_line(tmp_path, text, line):
 
 
 def test_from_yaml_and_from_dict():
-    m = IntentMatcher.from_yaml(
+    m = matcher_from_yaml(
         "lists:\n  colour:\n    values: [red, {in: '(blue|navy)', out: blue}]\n"
         "intents:\n  paint:\n    group: technique\n    slots: [colour]\n"
         "    templates: ['paint it {colour}']\n", "mini.yaml")

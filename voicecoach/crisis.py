@@ -34,8 +34,11 @@ from typing import Any
 
 from rapidfuzz.distance import OSA
 
+from voicecoach.config import data_path
 from voicecoach.errors import LocatedError
-from voicecoach.yamlio import line_of
+from voicecoach.normalize import normalize
+from voicecoach.templates import Grammar, TemplateError, parse_template
+from voicecoach.yamlio import line_of, read_yaml_fast
 
 
 class CrisisDataError(LocatedError):
@@ -103,8 +106,6 @@ class CrisisScreen:
 
     @classmethod
     def from_dict(cls, data: Any, file: str = "<crisis>") -> CrisisScreen:
-        from voicecoach.intents import Grammar, TemplateError, normalize, parse_template
-
         if not isinstance(data, dict):
             raise CrisisDataError("a crisis file is a mapping (gap, variants, idioms, categories...)",
                                   file, line_of(data))
@@ -225,16 +226,12 @@ class CrisisScreen:
 
     @classmethod
     def from_file(cls, path: Path) -> CrisisScreen:
-        from voicecoach.intents import read_yaml_fast
-
         return cls.from_dict(read_yaml_fast(Path(path), CrisisDataError), str(path))
 
     # -- screening ---------------------------------------------------------------------------
 
     def prepare(self, text: str) -> str:
         """Normalised text with variants rewritten and misspelt key words corrected."""
-        from voicecoach.normalize import normalize
-
         norm = normalize(text)
         if self.fuzzy_words:
             words = []
@@ -378,8 +375,6 @@ class CrisisScreen:
 @lru_cache(maxsize=1)
 def default_screen() -> CrisisScreen:
     """The packaged crisis screen (loaded once)."""
-    from voicecoach.config import data_path
-
     return CrisisScreen.from_file(data_path("crisis.yaml"))
 
 
