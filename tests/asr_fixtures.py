@@ -43,9 +43,7 @@ def asr_wavs(tmp_path_factory) -> Fixtures:
 # A few dozen clips of the many-voice corpus (scripts/make_corpus.py): one voice of each family
 # per sentence, with the corpus's noise, reverb, levels and leading silence.
 CORPUS_SENTENCES: dict[str, list[tuple[str, str | None]]] = {
-    "control": [("stop", "stop"), ("please stop", "stop"), ("stop please", "stop"),
-                ("okay stop", "stop"), ("can you stop", "stop"), ("that's enough", "stop"),
-                ("pause", "pause"), ("next", "skip"), ("slow down", "slower"), ("louder", "louder")],
+    "control": [("stop", "stop"), ("please stop", "stop"), ("stop please", "stop")],
     "other": [("the dog was barking at the neighbours all morning", None),
               ("my phone battery is almost empty", None)],
     "crisis": [("i want to die", "crisis"), ("i want to kill myself", "crisis"),
