@@ -8,10 +8,11 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 # System libraries: espeak-ng (pyttsx3's voice on Linux), PortAudio (sounddevice),
-# sox (audio checks), PulseAudio and the ALSA pulse plugin (audio with no sound card).
+# sox (audio checks), PulseAudio and the ALSA pulse plugin (audio with no sound card);
+# for the tests, Festival and flite voices (the many-voice corpus, scripts/make_corpus.py).
 pkgs=(espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-all)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils)
+  pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils festival festvox-us-slt-hts flite)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

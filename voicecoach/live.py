@@ -45,6 +45,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from voicecoach.asr.command import incomplete
 from voicecoach.audio import ASR_RATE, resample, to_mono
 from voicecoach.coach import Coach, Show
 from voicecoach.engine import Ended, Hush, Speak, StepStarted
@@ -167,6 +168,9 @@ class Ear:
     def _trailing(self) -> float:
         sil = self.state.silence
         base = sil.get(self.mode, 0.5)
+        if self._partial and incomplete(self._partial):
+            # "i want to ...": the rest may be a crisis statement; wait as for an answer.
+            return max(base, sil.get("dictation", 1.2))
         if self.mode == "request" and self._partial and self.complete(self._partial):
             return min(base, sil.get("command", 0.3))
         if self.mode == "command" and self._partial and self.complete(self._partial):
@@ -656,7 +660,7 @@ class LiveLoop:
             return False
         m = self._match(text)
         # Crisis statements wait for the end of speech (a one-word partial is not one).
-        if m is None or m.crisis or m.name not in BARGE_IN or m.confidence < SURE:
+        if incomplete(text) or m is None or m.crisis or m.name not in BARGE_IN or m.confidence < SURE:
             return False
         return not self.is_echo(text, t0, t1)
 
@@ -667,6 +671,8 @@ class LiveLoop:
         return m is not None and m.crisis and not self.is_echo(text, 0.0, self.now()) and len(words(text)) >= 3
 
     def _complete(self, text: str) -> bool:
+        if incomplete(text):
+            return False
         m = self._match(text)
         return m is not None and (m.crisis or m.name is not None)
 
@@ -912,6 +918,11 @@ class LiveLoop:
 
     def _hear(self, now: float, text: str, speaking: bool) -> None:
         m = self._match(text)
+        if m is not None and not m.crisis and m.name in WHILE_SPEAKING and incomplete(text):
+            # Cut off mid-sentence ("i want to"): never a control command.
+            self.ignored.append(text)
+            self.display.show_heard(text, "  (unfinished: ignored)")
+            return
         if speaking and m is not None and not m.crisis and (m.name not in WHILE_SPEAKING or m.confidence < SURE):
             return
         _, actions = self.coach.hear(now, text, speaking=speaking)
