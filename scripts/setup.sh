@@ -8,9 +8,10 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 # System libraries: espeak-ng (pyttsx3's voice on Linux), PortAudio (sounddevice),
-# sox (audio checks), PulseAudio and the ALSA pulse plugin (audio with no sound card);
-# for the tests, Festival and flite voices (the many-voice corpus, scripts/make_corpus.py).
-pkgs=(espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-all)
+# sox (audio checks), libspeexdsp (the fallback echo canceller), PulseAudio and the ALSA pulse
+# plugin (audio with no sound card); for the tests, Festival and flite voices (the many-voice
+# corpus, scripts/make_corpus.py, and the echo tests).
+pkgs=(espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-all libspeexdsp1)
 if [ "$want_test" = 1 ]; then
   pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils festival festvox-us-slt-hts flite)
 fi

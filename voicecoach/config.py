@@ -41,6 +41,8 @@ class AudioConfig:
     request_silence: float = 0.5
     dictation_silence: float = 1.2
     max_utterance: float = 15.0
+    echo_cancel: str = "auto"
+    """auto | webrtc | speex | nlms | off (voicecoach/aec.py)."""
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Config:
 _CHOICES = {
     ("voice", "engine"): {"pyttsx3", "espeak", "none"},
     ("asr", "engine"): {"auto", "vosk", "pocketsphinx", "whisper"},
+    ("audio", "echo_cancel"): {"auto", "webrtc", "speex", "nlms", "off"},
 }
 _RANGES = {
     ("voice", "rate"): (60, 400),

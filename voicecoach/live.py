@@ -46,6 +46,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from voicecoach.asr.command import incomplete
+from voicecoach.aec import EchoPath, RoomEcho, make_canceller
 from voicecoach.audio import ASR_RATE, resample, to_mono
 from voicecoach.coach import Coach, Show
 from voicecoach.engine import Ended, Hush, Speak, StepStarted
@@ -563,7 +564,8 @@ class LiveLoop:
 
     def __init__(self, coach: Coach, voice: Any, speech: Any, source: Source, *, speaker: Any = None,
                  display: Display | None = None, silences: dict[str, float] | None = None,
-                 max_utterance: float = 15.0, wake_phrase: str | None = None, room_echo: float = 0.0):
+                 max_utterance: float = 15.0, wake_phrase: str | None = None, room_echo: float = 0.0,
+                 echo_cancel: str = "auto", room: tuple[float, float] | None = None):
         self.coach = coach
         self.voice = voice
         self.speech = speech
@@ -590,7 +592,17 @@ class LiveLoop:
                        speculate=source.realtime)
         self.wake = " ".join(words(wake_phrase)) if wake_phrase else None
         self.room_echo = room_echo
-        """Tests and the demo: how much of the coach's own voice a file microphone picks up."""
+        """Tests: how much of the coach's own voice a file microphone picks up (no delay, no
+        reverb)."""
+        self.room = RoomEcho(self.player.window, *room) if room is not None else None
+        """``--echo-gain-db/--echo-delay-ms``: a simulated room between the speaker and a file
+        microphone (voicecoach/aec.py)."""
+        canceller, note = make_canceller(echo_cancel)
+        self.echo = EchoPath(self.player.window, canceller) if canceller is not None else None
+        """Echo cancellation with the played audio as the reference; VAD, barge-in and
+        recognition hear its output."""
+        if note:
+            self.display.notice(note)
         self._pending: list[Speak] = []
         self._events: queue.Queue = queue.Queue()
         self._stop = threading.Event()
@@ -727,17 +739,26 @@ class LiveLoop:
             self._vt = end
             if samples is None:
                 continue
-            if self.room_echo:
-                echo = self.player.window(end - len(samples) / ASR_RATE, len(samples))
-                samples = np.clip(samples.astype(np.int32) + (echo * self.room_echo).astype(np.int32),
-                                  -32768, 32767).astype(np.int16)
             try:
-                heard = self.ear.process(samples, end)
+                heard = self.ear.process(self._mic_in(samples, end), end)
             except Exception as exc:  # noqa: BLE001 - an engine library's own errors too
                 self._ear_failed(exc)
                 continue
             for h in heard:
                 self._on_heard(h)
+
+    def _mic_in(self, samples: np.ndarray, t_end: float) -> np.ndarray:
+        """Microphone samples as the ear should hear them: the simulated room's echo added (file
+        inputs), then the coach's own voice cancelled."""
+        if self.room_echo:
+            echo = self.player.window(t_end - len(samples) / ASR_RATE, len(samples))
+            samples = np.clip(samples.astype(np.int32) + (echo * self.room_echo).astype(np.int32),
+                              -32768, 32767).astype(np.int16)
+        if self.room is not None:
+            samples = self.room.add(samples, t_end)
+        if self.echo is not None:
+            samples = self.echo.process(samples, t_end)
+        return samples
 
     def _ear_failed(self, exc: BaseException) -> None:
         """A recogniser failed mid-utterance: that utterance is lost, listening goes on."""
@@ -845,7 +866,8 @@ class LiveLoop:
             if samples is None or samples.size == 0:
                 continue
             try:
-                for h in self.ear.process(samples, self.now()):
+                now = self.now()
+                for h in self.ear.process(self._mic_in(samples, now), now):
                     self._events.put(h)
             except Exception as exc:  # noqa: BLE001 - an engine library's own errors too
                 self._events.put(f"could not recognise that: {exc}")
