@@ -45,8 +45,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from voicecoach.asr.command import incomplete
 from voicecoach.aec import EchoPath, RoomEcho, make_canceller
+from voicecoach.asr.command import incomplete
 from voicecoach.audio import ASR_RATE, resample, to_mono
 from voicecoach.coach import Coach, Show
 from voicecoach.engine import Ended, Hush, Speak, StepStarted
