@@ -46,7 +46,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from voicecoach.aec import EchoPath, RoomEcho, make_canceller
-from voicecoach.asr.command import incomplete
+from voicecoach.asr.command import incomplete, says_barge
 from voicecoach.audio import ASR_RATE, resample, to_mono
 from voicecoach.coach import Coach, Show
 from voicecoach.engine import Ended, Hush, Speak, StepStarted
@@ -74,6 +74,9 @@ MIN_PERSON = 4
 """Frames of the person (see DOUBLE_TALK_DB) an utterance over the coach needs to be theirs."""
 MIN_PERSON_CRISIS = 2
 """The same for a crisis statement: a lower bar (a miss costs more), but never none at all."""
+CONFIRM_EVERY = 5
+"""Frames (30 ms) between two open-recognition confirmations of a barge-in partial: a refused
+"stop" is asked again once more of the word has been heard."""
 SURE = 0.9
 """Match confidence a command needs while the coach speaks (its own voice blurs into near misses)."""
 ECHO_TAIL = 0.6
@@ -165,6 +168,8 @@ class Ear:
         self._person = 0
         self._over = False
         self._recent: deque[np.ndarray] = deque(maxlen=6)
+        self._confirm_after = 0
+        """Frame count before which a refused barge-in is not confirmed again."""
 
     def _trailing(self) -> float:
         sil = self.state.silence
@@ -193,6 +198,7 @@ class Ear:
                 self.rec.accept(AudioChunk(ASR_RATE, ev.audio))
                 self._buf, self._quiet, self._spec = [ev.audio], 0, None
                 self._partial, self._same, self._barged, self._frames = "", 0, False, 0
+                self._confirm_after = 0
                 self._start = ev.t + self._offset
                 self._over, self._person = self.state.speaking, 0
                 self._recent = deque(maxlen=6)
@@ -202,8 +208,13 @@ class Ear:
                     self._person += 1
                     if self._over and self._person == 1 and self._frames > len(self._recent):
                         # Someone starts talking over the coach's own voice: hear them from
-                        # here (a little before), not as the tail of a long echo.
-                        self.rec.finish()
+                        # here (a little before), not as the tail of a long echo. The echo
+                        # is dropped undecoded (an open decode of it would delay the person).
+                        cancel = getattr(self.rec, "cancel", None)
+                        if cancel is not None:
+                            cancel()
+                        else:
+                            self.rec.finish()
                         self.rec = self.speech.recognizer(self.mode)
                         self.rec.start()
                         self.rec.accept(AudioChunk(ASR_RATE, np.concatenate(list(self._recent))))
@@ -257,7 +268,7 @@ class Ear:
 
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
         audio = np.concatenate(self._buf)
-        self._spec = (len(self._buf), self._pool.submit(self._decode_open, audio))
+        self._spec = (len(self._buf), self._pool.submit(self._decode_open, audio, self.mode))
 
     def _decode(self, mode: str, audio: np.ndarray):
         rec = self.speech.recognizer(mode)
@@ -265,10 +276,10 @@ class Ear:
         rec.accept(AudioChunk(ASR_RATE, audio))
         return rec.finish()
 
-    def _decode_open(self, audio: np.ndarray):
+    def _decode_open(self, audio: np.ndarray, mode: str = "dictation"):
         """Only the open half of a request (or a dictation answer): the closed grammar has been
         decoding along with the audio, so at the endpoint it finishes at once."""
-        rec = self.speech.dictation.recognizer("dictation", self.speech.phrases)
+        rec = self.speech.dictation.recognizer(mode, self.speech.phrases)
         rec.start()
         rec.accept(AudioChunk(ASR_RATE, audio))
         return rec, rec.finish()
@@ -322,7 +333,15 @@ class Ear:
         self._partial = p
         person_ok = not self._over or self._person >= MIN_PERSON
         if (self.mode == "command" and not self._barged and self._same >= 2 and person_ok
-                and self.is_barge(p, self._start, t)):
+                and self._frames >= self._confirm_after and self.is_barge(p, self._start, t)):
+            confirm = getattr(self.rec, "confirm", None)
+            if confirm is not None:
+                # The grammar forces any speech (the coach's own too) onto some phrase: open
+                # recognition of the last moment must hear a command as well.
+                p = confirm().text
+                if not (says_barge(p) and self.is_barge(p, self._start, t)):
+                    self._confirm_after = self._frames + CONFIRM_EVERY
+                    return None
             self._barged = True
             return Heard(p, False, self.mode, self._start, t, t, barge=True)
         if changed:

@@ -136,7 +136,7 @@ class Speech:
         if mode == "dictation" or self.check is None:
             return self.dictation.recognizer("dictation", self.phrases)
         return RequestRecognizer(
-            self.dictation.recognizer("dictation", self.phrases),
+            self.dictation.recognizer("request", self.phrases),
             self.check.recognizer("command", self.phrases),
             self.matcher,
             self.crisis_phrases,
@@ -173,7 +173,8 @@ class RequestChoice:
     """How a request-mode recogniser chose its answer."""
 
     source: str
-    """"open", "closed" or "rescored" (a crisis phrase the audio supports)."""
+    """"open", "closed", "rescored" (a crisis phrase the audio supports) or "second" (the open
+    engine's decode on its longest window heard a crisis statement)."""
     reason: str
     open: Transcript
     closed: Transcript
@@ -239,19 +240,41 @@ class RequestRecognizer:
                 heard = [c.text] if c.text and self.matcher(c.text).crisis else []
                 cands = list(dict.fromkeys(heard + near_phrases(o.text, self.crisis_phrases)))
                 if cands:
-                    scores = rescore(cands)
-                    best = max(range(len(cands)), key=lambda i: scores[i])
-                    if scores[best] >= self.rescore_min:
-                        t = Transcript(cands[best], math.exp(scores[best]), (), True)
-                        self.choice = RequestChoice(
-                            "rescored", f"audio supports crisis phrase (score {scores[best]:.2f})", o, c)
+                    t = self._rescored(cands, rescore, o, c, "")
+                    if t is not None:
                         return t
+                    # A crisis-like mis-hearing on a short window: decode again on the full
+                    # 30-s window ("saving up my bills" on 10 s was "pills" on 30 s).
+                    second = getattr(open_rec, "second_opinion", None)
+                    o2 = second() if second is not None else None
+                    if o2 is not None:
+                        if o2.text and self.matcher(o2.text).crisis:
+                            self.choice = RequestChoice(
+                                "second", "the 30-s window heard a crisis statement", o, c)
+                            return o2
+                        more = near_phrases(o2.text, self.crisis_phrases)
+                        t = self._rescored(list(dict.fromkeys(cands + more)), rescore, o, c,
+                                           " on the 30-s window")
+                        if t is not None:
+                            return t
                 source, reason = choose(o, c, self.matcher, self.closed_min, crisis_min=2.0)
                 self.choice = RequestChoice(source, reason, o, c)
                 return o if source == "open" else c
         source, reason = choose(o, c, self.matcher, self.closed_min, self.crisis_min)
         self.choice = RequestChoice(source, reason, o, c)
         return o if source == "open" else c
+
+
+    def _rescored(self, cands: list[str], rescore, o: Transcript, c: Transcript,
+                  where: str) -> Transcript | None:
+        """The best crisis phrase the audio supports (score >= ``rescore_min``), or None."""
+        scores = rescore(cands)
+        best = max(range(len(cands)), key=lambda i: scores[i])
+        if scores[best] < self.rescore_min:
+            return None
+        self.choice = RequestChoice(
+            "rescored", f"audio supports crisis phrase (score {scores[best]:.2f}){where}", o, c)
+        return Transcript(cands[best], math.exp(scores[best]), (), True)
 
 
 def choose(o: Transcript, c: Transcript, matcher: Matcher | None,

@@ -7,6 +7,11 @@ said, and the intents matcher then decides whether that is a command at all, so 
 not a command is rejected instead of forced onto one. The grammar still streams, so "stop" said
 over the coach can be acted on from the partial result before the word is finished (the loop asks
 for a sure match, twice in a row, and checks it against what the coach was saying).
+
+The grammar's partial results alone are not trusted to interrupt: the coach's own voice, fed back,
+is forced onto "stop" or "goodbye" now and then. Before a partial result interrupts, ``confirm()``
+asks open recognition what the last :data:`CONFIRM_SECONDS` of audio say, and the loop acts only
+when that is a command too (docs/asr.md, "Barge-in").
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from voicecoach.types import AudioChunk, Transcript
+
+CONFIRM_SECONDS = 1.5
+"""Audio (the most recent) that open recognition hears to confirm a barge-in: enough for "please
+stop" said slowly, little enough that the decode takes the shortest window."""
 
 
 class CommandRecognizer:
@@ -41,6 +50,17 @@ class CommandRecognizer:
     def partial(self) -> Transcript:
         return self.closed_rec.partial()
 
+    def confirm(self, seconds: float = CONFIRM_SECONDS) -> Transcript:
+        """Open recognition of the last ``seconds`` heard so far (the utterance goes on): the
+        second opinion a streaming partial result needs before it interrupts the coach."""
+        return self.open_rec.peek(seconds)
+
+    def cancel(self) -> None:
+        """Drop the utterance without decoding it."""
+        self.closed = None
+        self.closed_rec.cancel()
+        self.open_rec.cancel()
+
     def finish(self) -> Transcript:
         self.closed = self.closed_rec.finish()
         return self.open_rec.finish()
@@ -48,6 +68,24 @@ class CommandRecognizer:
     def rescore(self, texts: Sequence[str]) -> list[float]:
         """The open engine's score of each text against the last utterance."""
         return self.open_rec.rescore(texts)
+
+
+BARGE_WORDS: dict[str, tuple[str, ...]] = {
+    # The words an interruption is made of. The intents matcher reads much more as stop, pause or
+    # goodbye ("end", "thanks", "for a few seconds"): right for a request, too loose to cut the
+    # coach off mid-sentence on a partial result. Other ways of saying it still work at the end
+    # of the utterance.
+    "stop": ("stop", "enough", "quiet", "cancel", "shut up"),
+    "pause": ("pause", "hold on", "hang on", "wait"),
+    "goodbye": ("goodbye", "bye", "good night"),
+}
+
+
+def says_barge(text: str, intent: str | None = None) -> bool:
+    """True when ``text`` holds a word of an interruption (of ``intent``, or of any)."""
+    padded = " " + " ".join(text.lower().replace("\u2019", "'").split()) + " "
+    forms = BARGE_WORDS.get(intent, ()) if intent else tuple(w for ws in BARGE_WORDS.values() for w in ws)
+    return any(f" {w} " in padded for w in forms)
 
 
 _OPEN_ENDS = frozenset({

@@ -248,6 +248,16 @@ class PocketsphinxRecognizer:
         hyp = self._slot.dec.hyp()
         return Transcript(self._clean(hyp.hypstr if hyp else ""), 0.0, (), final=False)
 
+    def cancel(self) -> None:
+        """Drop the utterance without a result (the decoder goes back to the pool)."""
+        slot, self._slot = self._slot, None
+        if slot is None:
+            return
+        try:
+            slot.dec.end_utt()
+        finally:
+            self.engine_.release(slot)
+
     def finish(self) -> Transcript:
         if self._slot is None:
             self.start()

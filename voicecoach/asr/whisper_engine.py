@@ -33,10 +33,10 @@ BUCKETS = (5, 10, 20, 30)
 """Window lengths (seconds) an utterance is padded to: the smallest that holds it with a margin
 (``MARGIN``). The encoder's cost grows with the window: a 10-s window is about 4x faster than 30 s
 on two cores, with no loss of accuracy (docs/benchmarks.md)."""
-MIN_WINDOW = {"command": 5, "request": 30, "dictation": 30}
-"""The smallest window per mode. Requests and answers keep the 30-s window for now: with a 10-s
-window a crisis statement in the tests was heard as "saving up my bills" and the crisis re-scoring
-did not recover it; a shorter request window needs that fixed first (docs/asr.md)."""
+MIN_WINDOW = {"command": 5, "request": 5, "dictation": 30}
+"""The smallest window per mode. Requests take the window their length needs; a crisis-like
+mis-hearing on a short window is decoded again on 30 s (``second_opinion``: with 10 s "saving up
+my pills" was heard as "bills"). Answers (dictation, no crisis re-scoring) keep 30 s."""
 MARGIN = 1.0
 """Seconds of padding an utterance keeps inside its window."""
 MAX_TOKENS = 200
@@ -259,10 +259,14 @@ class WhisperRecognizer:
 
         self.encoded = None
         """The encoder output of the last utterance (for :meth:`rescore`)."""
+        self._audio: np.ndarray | None = None
+        self.window: float = float(WINDOW)
+        """The window (seconds) the last utterance was decoded on."""
 
     def start(self) -> None:
         self._chunks = []
         self.encoded = None
+        self._audio = None
 
     def accept(self, chunk: AudioChunk) -> None:
         if chunk.rate != ASR_RATE or chunk.channels != 1:
@@ -272,10 +276,40 @@ class WhisperRecognizer:
     def partial(self) -> Transcript:
         return Transcript("", 0.0, (), final=False)
 
+    def peek(self, seconds: float) -> Transcript:
+        """Decode the last ``seconds`` of the audio heard so far (on the smallest window), without
+        ending the utterance: a second opinion on a streaming partial result."""
+        n = int(seconds * ASR_RATE)
+        tail: list[np.ndarray] = []
+        have = 0
+        for c in reversed(self._chunks):
+            tail.append(c)
+            have += c.size
+            if have >= n:
+                break
+        audio = np.concatenate(tail[::-1])[-n:] if tail else np.zeros(0, np.int16)
+        return self.engine_.decode(audio, self.prompt, min_window=BUCKETS[0])[0]
+
+    def cancel(self) -> None:
+        """Drop the utterance without decoding it."""
+        self._chunks = []
+        self.encoded = None
+
     def finish(self) -> Transcript:
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         self._chunks = []
+        self._audio = audio
+        self.window = window_for(audio.size / ASR_RATE, self.min_window)
         tr, self.encoded = self.engine_.decode(audio, self.prompt, min_window=self.min_window)
+        return tr
+
+    def second_opinion(self) -> Transcript | None:
+        """The last utterance decoded again on the full 30-s window (``rescore`` then scores
+        against that), or None when it was already heard on it."""
+        if self._audio is None or self.window >= WINDOW:
+            return None
+        self.window = float(WINDOW)
+        tr, self.encoded = self.engine_.decode(self._audio, self.prompt, min_window=WINDOW)
         return tr
 
     def rescore(self, texts: Sequence[str]) -> list[float]:
