@@ -90,11 +90,10 @@ def is_barge(matcher, text: str) -> str | None:
 def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -> dict:
     import dataclasses
 
-    from voicecoach.asr.command import says_barge
-    from voicecoach.live import CONFIRM_EVERY
-
     import numpy as np
 
+    from voicecoach.asr.command import says_barge
+    from voicecoach.live import CONFIRM_EVERY
     from voicecoach.types import AudioChunk
 
     sp = speech if option in ("open", "confirmed") else dataclasses.replace(speech, command_open=None)

@@ -117,6 +117,8 @@ class Heard:
     alt: str = ""
     """For a long utterance heard in command mode: what open recognition made of it, so a
     crisis statement said over the coach is not lost to the closed phrase set."""
+    decoded: float = 0.0
+    """When the final transcript was ready (session clock; 0 when the ear has no clock)."""
 
 
 @dataclass
@@ -139,8 +141,10 @@ class Ear:
                  is_barge: Callable[[str, float, float], bool] | None = None,
                  complete: Callable[[str], bool] | None = None,
                  reference: Callable[[float, float], float] | None = None,
-                 speculate: bool = False):
+                 speculate: bool = False, clock: Callable[[], float] | None = None):
         self.speech = speech
+        self.clock = clock
+        """The session clock, to time-stamp when a final transcript is ready."""
         self.speculate = speculate
         """Start the final decode of a request or answer in the background as soon as the person
         pauses, so the reply does not wait for the decode after the endpoint (real time only)."""
@@ -248,7 +252,8 @@ class Ear:
                         alt = ""
                 out.append(Heard(tr.text, True, self.mode, self._start, ev.speech_end + self._offset,
                                  ev.t + self._offset, barge=self._barged, over_coach=self._over,
-                                 person=self._person, alt=alt))
+                                 person=self._person, alt=alt,
+                                 decoded=self.clock() if self.clock is not None else 0.0))
         return out
 
     def _maybe_speculate(self, speech: bool) -> None:
@@ -608,7 +613,7 @@ class LiveLoop:
             pass
         self.ear = Ear(speech, self.state, max_utterance=max_utterance, is_barge=self._is_barge,
                        complete=self._complete, reference=self.player.level_db,
-                       speculate=source.realtime)
+                       speculate=source.realtime, clock=self.now)
         self.wake = " ".join(words(wake_phrase)) if wake_phrase else None
         self.room_echo = room_echo
         """Tests: how much of the coach's own voice a file microphone picks up (no delay, no
@@ -631,6 +636,11 @@ class LiveLoop:
         self._mic_down: str | None = None
         self._barged_until = -1.0
         self._matches: dict[tuple[str, bool, bool], Any] = {}
+        self.timings: list[dict[str, Any]] = []
+        """Per final result acted on (session clock): ``end`` of speech, ``endpoint``,
+        ``decoded``, ``matched``, and for the first cue after it ``synth_start``,
+        ``synth_end``, ``played`` (``scripts/bench_live.py`` splits the reply time with them)."""
+        self._timing: dict[str, Any] | None = None
 
     # -- clocks
 
@@ -940,7 +950,7 @@ class LiveLoop:
                 text = " ".join(w[n:])
         self.display.show_heard(text)
         speaking = h.mode == "command" and self._speaking(now) and self.coach.listening is None
-        self._hear(now, text, speaking=speaking)
+        self._hear(now, text, speaking=speaking, h=h)
 
     def _alt_crisis(self, h: Heard) -> bool:
         """A crisis statement that open recognition heard in a long command-mode utterance (the
@@ -957,7 +967,7 @@ class LiveLoop:
         self._hear(self.now(), h.alt, speaking=True)
         return True
 
-    def _hear(self, now: float, text: str, speaking: bool) -> None:
+    def _hear(self, now: float, text: str, speaking: bool, h: Heard | None = None) -> None:
         m = self._match(text)
         if m is not None and not m.crisis and m.name in WHILE_SPEAKING and incomplete(text):
             # Cut off mid-sentence ("i want to"): never a control command.
@@ -967,6 +977,10 @@ class LiveLoop:
         if speaking and m is not None and not m.crisis and (m.name not in WHILE_SPEAKING or m.confidence < SURE):
             return
         _, actions = self.coach.hear(now, text, speaking=speaking)
+        if h is not None:
+            self._timing = {"text": text, "end": h.end, "endpoint": h.at, "decoded": h.decoded,
+                            "received": now, "matched": self.now()}
+            self.timings.append(self._timing)
         self._do(actions)
 
     def _do(self, actions: list[Any]) -> None:
@@ -996,12 +1010,17 @@ class LiveLoop:
         now = self.now()
         while self._pending and self._pending[0].cue.t <= now + 0.002:
             sp = self._pending.pop(0)
+            t0 = self.now()
             try:
                 chunk = self.voice.synthesize(sp.cue.text, sp.settings)
             except VoicecoachError as exc:
                 self.display.notice(f"could not speak: {exc}")
                 continue
+            t1 = self.now()
             self.player.play(cut(chunk, sp.cue), sp.cue.text)
+            if self._timing is not None:
+                self._timing.update(synth_start=t0, synth_end=t1, played=self.now(), cue=sp.cue.text)
+                self._timing = None
             self.display.show_speak(sp.cue, now)
 
 

@@ -133,11 +133,20 @@ class WhisperEngine:
         x = audio.astype(np.float32) / 32768.0
         if x.size > WINDOW * ASR_RATE:
             return self._decode_long(x, prompt), None
+        window = window_for(x.size / ASR_RATE, min_window)
+        tr, enc = self._decode_window(x, prompt, window)
+        if window < WINDOW and repeats(tr.text):
+            # Mostly padding invites a loop ("help me breathe help me breathe"): a person
+            # rarely says the same two words twice in one request; the next window decides.
+            tr, enc = self._decode_window(x, prompt, window_for(window, min_window))
+        return tr, enc
+
+    def _decode_window(self, x: np.ndarray, prompt: str | None, window: float) -> tuple[Transcript, object]:
         seconds = x.size / ASR_RATE
         start = self._prompt(prompt)
         cap = min(MAX_TOKENS, int(TOKENS_PER_SECOND * seconds) + 8)
         with self._lock:
-            enc = self._encode(x, window_for(seconds, min_window))
+            enc = self._encode(x, window)
             res = self.model.model.generate(
                 enc, [start], beam_size=BEAM_SIZE, return_scores=True,
                 return_no_speech_prob=True, max_length=len(start) + cap, suppress_blank=True,
@@ -207,6 +216,13 @@ def window_for(seconds: float, min_window: float = WINDOW) -> float:
         if b >= min_window and b >= seconds + MARGIN:
             return float(b)
     return float(WINDOW)
+
+
+def repeats(text: str) -> bool:
+    """True when two words follow each other twice in ``text`` (a decoding loop, usually)."""
+    ws = text.split()
+    pairs = list(zip(ws, ws[1:], strict=False))
+    return len(pairs) != len(set(pairs))
 
 
 _CONTRACTIONS = [

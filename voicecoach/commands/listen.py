@@ -89,12 +89,27 @@ def run(args: argparse.Namespace) -> int:
             if args.output_wav is not None:
                 write_output(args.output_wav, loop.player, loop.now())
                 print(f"voicecoach: wrote {args.output_wav}", file=sys.stderr)
+            _write_timings(loop)
             loop.player.close()
         elif speaker is not None:
             speaker.close()
         source.close()
         if journal is not None:
             journal.close()
+
+
+def _write_timings(loop) -> None:
+    """``VOICECOACH_TIMINGS=FILE``: the reply timings (``LiveLoop.timings``) as JSON lines, for
+    ``scripts/bench_live.py``."""
+    import json
+    import os
+
+    path = os.environ.get("VOICECOACH_TIMINGS")
+    if not path:
+        return
+    with open(path, "w", encoding="utf-8") as fh:
+        for t in loop.timings:
+            fh.write(json.dumps(t) + "\n")
 
 
 def load_engines(config, engine: str | None):
