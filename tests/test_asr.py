@@ -203,6 +203,50 @@ def test_command_mode_rejects_speech_that_is_not_a_command(default_speech, corpu
     assert not taken
 
 
+def _ear_hears(speech, matcher, path) -> list:
+    """Everything an Ear in command mode, over the coach, makes of a clip (the loop's barge-in
+    rule without its echo checks: those are tested in tests/test_live.py)."""
+    import numpy as np
+
+    from voicecoach.asr.command import incomplete
+    from voicecoach.audio import read_wav, to_asr
+    from voicecoach.live import BARGE_IN, SURE, Ear, EarState
+
+    def is_barge(text: str, t0: float, t1: float) -> bool:
+        m = matcher.match(text, in_session=True)
+        return not incomplete(text) and not m.crisis and m.name in BARGE_IN and m.confidence >= SURE
+
+    state = EarState(mode="command", speaking=True,
+                     silence={"command": 0.3, "request": 0.5, "dictation": 1.2})
+    ear = Ear(speech, state, is_barge=is_barge)
+    x = to_asr(read_wav(path)).samples
+    heard, t = [], 0.0
+    for i in range(0, len(x), 480):
+        t += 0.03
+        heard += ear.process(np.ascontiguousarray(x[i:i + 480]), t)
+    heard += ear.process(np.zeros(16000, np.int16), t + 1.0)
+    return heard
+
+
+def test_the_coachs_own_speech_never_barges_in(default_speech, corpus_clips, matcher):  # noqa: F811
+    barged = []
+    for item in corpus_clips.select("coach"):
+        for h in _ear_hears(default_speech, matcher, corpus_clips.path(item)):
+            if h.barge:
+                barged.append((item["family"], item["text"], h.text))
+    assert not barged  # target: no false stop from the coach's own speech
+
+
+def test_stop_said_over_the_coach_is_heard_as_stop(default_speech, corpus_clips, matcher):  # noqa: F811
+    missed = []
+    for item in corpus_clips.select("control"):
+        heard = _ear_hears(default_speech, matcher, corpus_clips.path(item))
+        stop = [h for h in heard if (h.barge or h.final) and _intent(matcher, h.text, in_session=True) == "stop"]
+        if not stop:
+            missed.append((item["family"], item["text"], [h.text for h in heard]))
+    assert not missed  # target: every "stop" and "please stop" is stop
+
+
 def test_requests_and_crisis_statements_from_many_voices(default_speech, corpus_clips, matcher):  # noqa: F811
     missed, wrong = [], []
     requests = corpus_clips.select("request")

@@ -243,20 +243,25 @@ class RequestRecognizer:
                     t = self._rescored(cands, rescore, o, c, "")
                     if t is not None:
                         return t
-                    # A crisis-like mis-hearing on a short window: decode again on the full
-                    # 30-s window ("saving up my bills" on 10 s was "pills" on 30 s).
-                    second = getattr(open_rec, "second_opinion", None)
-                    o2 = second() if second is not None else None
-                    if o2 is not None:
-                        if o2.text and self.matcher(o2.text).crisis:
-                            self.choice = RequestChoice(
-                                "second", "the 30-s window heard a crisis statement", o, c)
-                            return o2
-                        more = near_phrases(o2.text, self.crisis_phrases)
+                # A short window misheard, or heard nothing the coach knows: decode again on the
+                # full 30-s window ("saving up my bills" on 10 s was "pills" on 30 s) before a
+                # crisis is ruled out or the grammar's phrase is taken.
+                unsure = not o.text or self.matcher(o.text).name is None
+                second = getattr(open_rec, "second_opinion", None)
+                o2 = second() if second is not None and (cands or unsure) else None
+                if o2 is not None:
+                    if o2.text and self.matcher(o2.text).crisis:
+                        self.choice = RequestChoice(
+                            "second", "the 30-s window heard a crisis statement", o, c)
+                        return o2
+                    more = near_phrases(o2.text, self.crisis_phrases)
+                    if cands or more:
                         t = self._rescored(list(dict.fromkeys(cands + more)), rescore, o, c,
                                            " on the 30-s window")
                         if t is not None:
                             return t
+                    if unsure:
+                        o = o2
                 source, reason = choose(o, c, self.matcher, self.closed_min, crisis_min=2.0)
                 self.choice = RequestChoice(source, reason, o, c)
                 return o if source == "open" else c

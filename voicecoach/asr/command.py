@@ -16,9 +16,15 @@ when that is a command too (docs/asr.md, "Barge-in").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from voicecoach.types import AudioChunk, Transcript
+
+RESCUE_MIN = -5.0
+"""Whisper's mean token log-probability of the grammar's interruption ("stop") that makes it the
+final result when whisper's own text is not one. Spoken "stop" scored -1.3 to -4.5 in the voices
+used for tuning; the coach's own sentences -7.5 or lower."""
 
 CONFIRM_SECONDS = 1.5
 """Audio (the most recent) that open recognition hears to confirm a barge-in: enough for "please
@@ -37,9 +43,11 @@ class CommandRecognizer:
         self.engine = f"{open_rec.engine}+{closed.engine}"
         self.closed: Transcript | None = None
         """What the grammar made of the last utterance (for debugging and benchmarks)."""
+        self._barge_partial = ""
 
     def start(self) -> None:
         self.closed = None
+        self._barge_partial = ""
         self.closed_rec.start()
         self.open_rec.start()
 
@@ -48,7 +56,10 @@ class CommandRecognizer:
         self.open_rec.accept(chunk)
 
     def partial(self) -> Transcript:
-        return self.closed_rec.partial()
+        p = self.closed_rec.partial()
+        if p.text and says_barge(p.text):
+            self._barge_partial = p.text
+        return p
 
     def confirm(self, seconds: float = CONFIRM_SECONDS) -> Transcript:
         """Open recognition of the last ``seconds`` heard so far (the utterance goes on): the
@@ -63,7 +74,20 @@ class CommandRecognizer:
 
     def finish(self) -> Transcript:
         self.closed = self.closed_rec.finish()
-        return self.open_rec.finish()
+        o = self.open_rec.finish()
+        if says_barge(o.text):
+            return o
+        # Whisper heard no interruption ("stop" → "start" in one voice): the grammar's own "stop"
+        # stands if whisper's decoder finds it likely enough in the audio (n-best by rescoring;
+        # the coach's own speech scores "stop" far lower).
+        cands = [t for t in dict.fromkeys((self.closed.text, self._barge_partial)) if t and says_barge(t)]
+        rescore = getattr(self.open_rec, "rescore", None)
+        if cands and rescore is not None:
+            scores = rescore(cands)
+            best = max(range(len(cands)), key=lambda i: scores[i])
+            if scores[best] >= RESCUE_MIN:
+                return Transcript(cands[best], math.exp(scores[best]), (), True)
+        return o
 
     def rescore(self, texts: Sequence[str]) -> list[float]:
         """The open engine's score of each text against the last utterance."""
