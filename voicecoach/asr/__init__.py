@@ -243,10 +243,14 @@ class RequestRecognizer:
                     t = self._rescored(cands, rescore, o, c, "")
                     if t is not None:
                         return t
-                # A short window misheard, or heard nothing the coach knows: decode again on the
-                # full 30-s window ("saving up my bills" on 10 s was "pills" on 30 s) before a
+                # A short window misheard, heard nothing the coach knows, or disagrees with a
+                # confident grammar decode: decode again on the full 30-s window ("saving up my bills" on 10 s was "pills" on 30 s) before a
                 # crisis is ruled out or the grammar's phrase is taken.
-                unsure = not o.text or self.matcher(o.text).name is None
+                mo = self.matcher(o.text) if o.text else None
+                mc = self.matcher(c.text) if c.text else None
+                unsure = (mo is None or mo.name is None
+                          or (mc is not None and mc.name is not None and mc.name != mo.name
+                              and c.confidence >= self.closed_min))
                 second = getattr(open_rec, "second_opinion", None)
                 o2 = second() if second is not None and (cands or unsure) else None
                 if o2 is not None:
@@ -260,7 +264,7 @@ class RequestRecognizer:
                                            " on the 30-s window")
                         if t is not None:
                             return t
-                    if unsure:
+                    if unsure and o2.text:
                         o = o2
                 source, reason = choose(o, c, self.matcher, self.closed_min, crisis_min=2.0)
                 self.choice = RequestChoice(source, reason, o, c)
