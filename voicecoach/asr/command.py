@@ -21,10 +21,11 @@ from collections.abc import Sequence
 
 from voicecoach.types import AudioChunk, Transcript
 
-RESCUE_MIN = -5.0
+RESCUE_MIN = -3.0
 """Whisper's mean token log-probability of the grammar's interruption ("stop") that makes it the
-final result when whisper's own text is not one. Spoken "stop" scored -1.3 to -4.5 in the voices
-used for tuning; the coach's own sentences -7.5 or lower."""
+final result when whisper's own text is not one. Spoken "stop" that whisper wrote as "start"
+scored -2.1 (Festival), spoken "stop" in noise -1.3 to -1.5 (espeak-ng); the grammar's "i want to
+stop" for "i went to the shop" -4.3, and its "stop" on the coach's own sentences -7.5 or lower."""
 
 CONFIRM_SECONDS = 1.5
 """Audio (the most recent) that open recognition hears to confirm a barge-in: enough for "please
