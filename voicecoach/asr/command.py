@@ -21,11 +21,14 @@ from collections.abc import Sequence
 
 from voicecoach.types import AudioChunk, Transcript
 
-RESCUE_MIN = -3.0
+RESCUE_MIN = -5.0
 """Whisper's mean token log-probability of the grammar's interruption ("stop") that makes it the
-final result when whisper's own text is not one. Spoken "stop" that whisper wrote as "start"
-scored -2.1 (Festival), spoken "stop" in noise -1.3 to -1.5 (espeak-ng); the grammar's "i want to
-stop" for "i went to the shop" -4.3, and its "stop" on the coach's own sentences -7.5 or lower."""
+final result when whisper's own text is not one; only for phrases of at most ``RESCUE_WORDS``
+words. Spoken "stop" that whisper wrote as "start" scored -2.1 to -5.0 (Festival), spoken "stop" in
+noise -1.3 to -1.5 (espeak-ng); the grammar's "stop" on the coach's own sentences -7.5 or lower.
+Longer phrases share most of their tokens with other sentences: the grammar's "i want to stop"
+for "i went to the shop" scored -4.3."""
+RESCUE_WORDS = 2
 
 CONFIRM_SECONDS = 1.5
 """Audio (the most recent) that open recognition hears to confirm a barge-in: enough for "please
@@ -81,7 +84,8 @@ class CommandRecognizer:
         # Whisper heard no interruption ("stop" → "start" in one voice): the grammar's own "stop"
         # stands if whisper's decoder finds it likely enough in the audio (n-best by rescoring;
         # the coach's own speech scores "stop" far lower).
-        cands = [t for t in dict.fromkeys((self.closed.text, self._barge_partial)) if t and says_barge(t)]
+        cands = [t for t in dict.fromkeys((self.closed.text, self._barge_partial))
+                 if t and says_barge(t) and len(t.split()) <= RESCUE_WORDS]
         rescore = getattr(self.open_rec, "rescore", None)
         if cands and rescore is not None:
             scores = rescore(cands)
