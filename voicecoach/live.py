@@ -691,14 +691,11 @@ class LiveLoop:
     def _match(self, text: str):
         """The intent of ``text`` in the coach's current state. Cached: the endpointer asks about
         the same partial result at every 30 ms frame, and the ear must keep up with the audio."""
-        matcher = self.coach.matcher
-        if matcher is None:
-            return None
         key = (text, self.coach.engine is not None, self.coach.listening is not None)
         if key in self._matches:
             return self._matches[key]
         try:
-            m = matcher.match(text, in_session=key[1], expecting_answer=key[2])
+            m = self.coach.match(text)
         except VoicecoachError:
             m = None
         if len(self._matches) > 256:
@@ -947,7 +944,7 @@ class LiveLoop:
             return
         if speaking and m is not None and not m.crisis and (m.name not in WHILE_SPEAKING or m.confidence < SURE):
             return
-        _, actions = self.coach.hear(now, text, speaking=speaking)
+        _, actions = self.coach.hear(now, text, speaking=speaking, match=m)
         self._do(actions)
 
     def _do(self, actions: list[Any]) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from voicecoach.errors import VoicecoachError
 from voicecoach.followup import ASKED_FIELD, FOLLOW_UP_FIELD, FollowUp
-from voicecoach.journal import Entry, iso_utc
+from voicecoach.journal import Entry, JournalStore, iso_utc
 from voicecoach.progress import TechniqueChange
 from voicecoach.scripts import Library, Script
 from voicecoach.types import IntentMatch
@@ -83,7 +83,7 @@ class Memory:
     """Reads the journal for what helped and what was planned. ``journal`` may be None (no
     journal: nothing is remembered and every method says nothing)."""
 
-    def __init__(self, journal: Any, library: Library, clock: Callable[[], float] = time.time):
+    def __init__(self, journal: JournalStore | None, library: Library, clock: Callable[[], float] = time.time):
         self.journal = journal
         self.library = library
         self.clock = clock
