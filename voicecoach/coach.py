@@ -47,9 +47,6 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-CONTROL = frozenset({"stop", "pause", "resume", "repeat", "skip", "slower", "faster", "louder",
-                     "quieter", "help", "goodbye"})
-ANSWER_INTENTS = frozenset({"yes", "no", "more", "skip"})
 CRISIS_SCRIPT = "crisis-support"
 SAFETY_FLAG = "check_safety"
 
@@ -104,6 +101,8 @@ class Coach:
         self.home = home
         self.base_voice = base_voice or VoiceSettings()
         self.engine: Engine | None = None
+        self.controls = matcher.acting("control") if matcher is not None else frozenset()
+        """Intents that steer a running session (declared in intents.yaml: ``acts: [control]``)."""
         self.session_id: int | None = None
         self.pending: str | None = None
         """A yes/no the coach itself asked: ask_directly, safety_check."""
@@ -247,7 +246,7 @@ class Coach:
             return m, self._answer_pending(now, text, m)
         if in_session:
             assert engine is not None
-            if m.name in CONTROL and (m.name != "skip" or not expecting or self._clearly_command(text)):
+            if m.name in self.controls and (m.name != "skip" or not expecting or self._clearly_command(text)):
                 if engine.script.id == CRISIS_SCRIPT and m.name in ("stop", "goodbye"):
                     out += self._handle(engine.control(now, "stop"), now)
                     self._busy_until = now

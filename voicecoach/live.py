@@ -63,11 +63,6 @@ COMPLETE_COMMAND_SILENCE = 0.2
 """Trailing silence that ends a command once its partial result is already a whole command."""
 LONG_COMMAND = 1.2
 """Seconds of speech in command mode beyond which it is also decoded openly (crisis check)."""
-BARGE_IN = frozenset({"stop", "pause", "goodbye"})
-"""Intents acted on from a partial result, before the person has finished the word."""
-WHILE_SPEAKING = frozenset({"stop", "pause", "resume", "skip", "repeat", "slower", "faster",
-                            "louder", "quieter", "goodbye"})
-"""Intents taken while the coach is speaking (with crisis statements, always)."""
 DOUBLE_TALK_DB = 3.0
 """How much louder than the coach's own voice the microphone must be to count as the person."""
 MIN_PERSON = 4
@@ -612,6 +607,11 @@ class LiveLoop:
         self._mic_down: str | None = None
         self._barged_until = -1.0
         self._matches: dict[tuple[str, bool, bool], Any] = {}
+        matcher = coach.matcher
+        self._barge_in = matcher.acting("barge_in") if matcher is not None else frozenset()
+        """Intents acted on from a partial result, before the person has finished the word."""
+        self._while_speaking = matcher.acting("while_speaking") if matcher is not None else frozenset()
+        """Intents taken while the coach is speaking (with crisis statements, always)."""
 
     # -- clocks
 
@@ -672,7 +672,7 @@ class LiveLoop:
             return False
         m = self._match(text)
         # Crisis statements wait for the end of speech (a one-word partial is not one).
-        if incomplete(text) or m is None or m.crisis or m.name not in BARGE_IN or m.confidence < SURE:
+        if incomplete(text) or m is None or m.crisis or m.name not in self._barge_in or m.confidence < SURE:
             return False
         return not self.is_echo(text, t0, t1)
 
@@ -937,12 +937,12 @@ class LiveLoop:
 
     def _hear(self, now: float, text: str, speaking: bool) -> None:
         m = self._match(text)
-        if m is not None and not m.crisis and m.name in WHILE_SPEAKING and incomplete(text):
+        if m is not None and not m.crisis and m.name in self._while_speaking and incomplete(text):
             # Cut off mid-sentence ("i want to"): never a control command.
             self.ignored.append(text)
             self.display.show_heard(text, "  (unfinished: ignored)")
             return
-        if speaking and m is not None and not m.crisis and (m.name not in WHILE_SPEAKING or m.confidence < SURE):
+        if speaking and m is not None and not m.crisis and (m.name not in self._while_speaking or m.confidence < SURE):
             return
         _, actions = self.coach.hear(now, text, speaking=speaking, match=m)
         self._do(actions)

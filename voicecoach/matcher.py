@@ -29,10 +29,11 @@ from voicecoach.templates import Alt, Grammar
 from voicecoach.types import IntentMatch
 
 GROUPS = ("control", "technique", "state", "answer", "other")
-CONTROL_INTENTS = ("stop", "pause", "resume", "repeat", "skip", "more", "slower", "faster",
-                   "louder", "quieter", "goodbye")
-# Intents an utterance may be taken for while the person answers a question.
-_ANSWER_COMMANDS = set(CONTROL_INTENTS) | {"yes", "no", "help"}
+ACTS = ("control", "while_speaking", "barge_in", "in_answer")
+"""What an intent may do, declared in intents.yaml (``acts``): ``control`` steers a running
+session (the engine's controls); ``while_speaking`` is acted on while the coach speaks;
+``barge_in`` cuts the coach as soon as a partial result says it; ``in_answer`` is taken as a
+command even while the person answers a question."""
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Intent:
     """Short phrases for a recogniser's command grammar (lower-case words only)."""
     examples: list[str] = field(default_factory=list)
     """Natural sentences for the semantic layer (compared by meaning, not as templates)."""
+    acts: frozenset[str] = frozenset()
+    """What the intent may do (:data:`ACTS`)."""
     file: str | None = None
     line: int | None = None
 
@@ -100,6 +103,10 @@ class IntentMatcher:
         """Set False to match on templates and keywords only (as without the semantic extra)."""
         self._semantic: Semantic | None = None
         self._semantic_tried = False
+
+    def acting(self, act: str) -> frozenset[str]:
+        """The intents declared to do ``act`` (see :data:`ACTS`)."""
+        return frozenset(name for name, intent in self.intents.items() if act in intent.acts)
 
     def _expansions(self) -> tuple[list[str], list[str], list[dict[str, str]]]:
         """Every template's (cleaned) expansions with their intent and slots (cached on disk)."""
@@ -277,7 +284,7 @@ class IntentMatcher:
         if not words or len(words) > 4:
             return None
         for s in scored:
-            if s.name in _ANSWER_COMMANDS and s.template >= 0.86:
+            if "in_answer" in self.intents[s.name].acts and s.template >= 0.86:
                 return s
         return None
 
