@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-# System libraries: espeak-ng (pyttsx3's voice on Linux), PortAudio (sounddevice),
-# sox (audio checks), PulseAudio and the ALSA pulse plugin (audio with no sound card).
-pkgs=(espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-all)
+# System libraries: Festival with its HTS voice (the default voice), espeak-ng (the fallback
+# voice, and pyttsx3's on Linux), PortAudio (sounddevice), sox (audio checks), PulseAudio and the
+# ALSA pulse plugin (audio with no sound card).
+pkgs=(festival festvox-us-slt-hts espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-all)
 if [ "$want_test" = 1 ]; then
   pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils)
 fi

@@ -67,8 +67,19 @@ def make_coach(config: Config, library: Library, voice: Any, *, journal: Any = N
     matcher = load_matcher(config)
     if warm and hasattr(matcher, "warm_up"):
         matcher.warm_up()
+    if warm:
+        warm_cues(voice, list(library.scripts.values()))
     return Coach(library, length, matcher=matcher, journal=journal, region=config.region,
                  answer_timeout=answer_timeout, home=config.home if home else None)
+
+
+def warm_cues(voice: Any, scripts: list[Any]) -> Any:
+    """The fixed breathing cues of ``scripts`` into the voice's cache (from the on-disk cue
+    cache, or synthesised and stored there), before a session, so none waits on the synthesiser.
+    Returns the :class:`voicecoach.tts.cues.DiskCues` (counts, failures)."""
+    from voicecoach.tts.cues import warm
+
+    return warm(voice, scripts)
 
 
 def cut(chunk: AudioChunk, cue: Cue) -> AudioChunk:

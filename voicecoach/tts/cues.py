@@ -48,6 +48,8 @@ class DiskCues:
         """Cues read from disk."""
         self.made = 0
         """Cues synthesised (and written)."""
+        self.failed: list[str] = []
+        """Scripts whose cues could not all be made, with why."""
 
     def path(self, text: str, settings: VoiceSettings) -> Path:
         key = repr((clean(text), astuple(settings)))
@@ -139,7 +141,13 @@ def fixed_cues(script: Any, length: Callable[[str, VoiceSettings], float], base:
 def warm(voice: Any, scripts: list[Any], base: VoiceSettings | None = None, root: Path | None = None) -> DiskCues:
     """Warm ``voice`` with the fixed cues of ``scripts`` (from disk, or made and stored)."""
     disk = DiskCues(getattr(voice, "inner", voice), root)
+    if disk.voice.name == "silent":
+        return disk
     for script in scripts:
-        for text, settings in fixed_cues(script, disk.seconds, base):
-            disk.chunk(text, settings)
+        try:
+            for text, settings in fixed_cues(script, disk.seconds, base):
+                disk.chunk(text, settings)
+        except VoicecoachError as exc:
+            # Not fatal: the session synthesises (or prints) that cue when it comes.
+            disk.failed.append(f"{script.id}: {exc}")
     return disk

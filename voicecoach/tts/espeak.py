@@ -77,6 +77,6 @@ def list_voices() -> list[str]:
     names = ["en"]
     for line in proc.stdout.splitlines()[1:]:
         parts = line.split()
-        if len(parts) >= 2 and parts[1] not in names:
+        if len(parts) >= 2 and parts[1].startswith("en") and parts[1] not in names:
             names.append(parts[1])
     return names
