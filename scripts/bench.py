@@ -11,12 +11,14 @@ What it measures (medians of several runs; each run in a fresh process where mem
    time, fed in 100 ms chunks as the live loop does) and peak memory, beside the raw engine library
    called directly on the same audio in the same run, so voicecoach's overhead is a ratio.
 2. Intent matcher throughput (utterances per second, crisis screen included).
-3. End of speech -> first sound of the reply through ``voicecoach listen --input`` at real-time pace
+3. Single parts beside floors measured in the same run (``scripts/bench_units.py``): the sentence
+   encoder, the intent matcher's load, a journal write, a cached voice cue.
+4. End of speech -> first sound of the reply through ``voicecoach listen --input`` at real-time pace
    (``scripts/bench_live.py`` when it is there: ten-plus requests and stop -> silence).
-4. Live cue timing: box breathing through the real RealtimeRunner, voice and coach on the real
+5. Live cue timing: box breathing through the real RealtimeRunner, voice and coach on the real
    monotonic clock, into a RecordingPlayer; the error of every breathing cue against its scheduled
    t0 + n seconds (median, p95, max) and the drift over the run; RSS over the run (the soak).
-5. Start-up: ``voicecoach --help``, and ``voicecoach listen`` until it is ready.
+6. Start-up: ``voicecoach --help``, and ``voicecoach listen`` until it is ready.
 """
 
 from __future__ import annotations
@@ -376,6 +378,9 @@ def build_report(res: dict, args) -> str:
     lines += ["## Intent matcher", "",
               f"{fmt(it.get('per_s'), '', 0)} utterances/s ({fmt(it.get('ms_each'), ' ms', 2)} each, crisis screen "
               f"included); loading the matcher takes {fmt(it.get('load_s'), ' s')}.", ""]
+    units = res.get("units")
+    if units:
+        lines += ["## Parts, each beside a floor", "", units, ""]
     lines += ["## End of speech → reply (listen --input, real time)", ""]
     lat = res["latency"]
     if "folded" in lat:
@@ -467,6 +472,14 @@ def main() -> int:
               flush=True)
     res["intents"] = child("intents", str(max(3, args.runs)))
     print(f"intents: {res['intents']}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:  # timings that once were limits in the unit tests
+        md = Path(tmp) / "units.md"
+        r = subprocess.run([PY, str(ROOT / "scripts" / "bench_units.py"), "--runs", str(max(5, args.runs)),
+                            "--write", str(md)], capture_output=True, text=True, timeout=1800, cwd=ROOT,
+                           env=dict(os.environ, VOICECOACH_HOME=HOME))
+        res["units"] = md.read_text(encoding="utf-8") if r.returncode == 0 and md.exists() else \
+            "not measured: " + ((r.stderr.strip().splitlines() or ["?"])[-1])
+    print(f"units: {res['units']}", flush=True)
     live_script = ROOT / "scripts" / "bench_live.py"
     if live_script.exists():
         # The live-loop benchmark (ten-plus requests, and stop -> silence) already exists: fold it in.

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -27,21 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z' ]", "", text.lower().replace("\u2019", "'")).strip()
-
-
-def wer_counts(ref: str, hyp: str) -> tuple[int, int]:
-    r, h = _norm(ref).split(), _norm(hyp).split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)], len(r)
+from helpers import wer_counts  # noqa: E402 - the tests' word error rate, defined once
 
 
 def _load_audio(fx: Path, items: list[dict]):

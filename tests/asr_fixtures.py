@@ -38,3 +38,49 @@ def asr_wavs(tmp_path_factory) -> Fixtures:
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_fixtures.py"), str(out)],
                    check=True, capture_output=True)
     return Fixtures(out, json.loads((out / "manifest.json").read_text()))
+
+
+# A few dozen clips of the many-voice corpus (scripts/make_corpus.py): one voice of each family
+# per sentence, with the corpus's noise, reverb, levels and leading silence.
+CORPUS_SENTENCES: dict[str, list[tuple[str, str | None]]] = {
+    "control": [("stop", "stop"), ("please stop", "stop"), ("stop please", "stop")],
+    "other": [("the dog was barking at the neighbours all morning", None),
+              ("my phone battery is almost empty", None)],
+    "crisis": [("i want to die", "crisis"), ("i want to kill myself", "crisis"),
+               ("i'm going to hurt myself", "crisis"), ("everyone would be better off without me", "crisis")],
+    "request": [("can you guide my breathing", "breathe"), ("i can't fall asleep", "sleep"),
+                ("help me challenge this thought", "reframe"), ("i'm feeling really on edge tonight", "anxious")],
+}
+
+
+@dataclass(frozen=True)
+class Corpus:
+    dir: Path
+    items: list[dict]
+    """Rows as in make_corpus's manifest: file, text, kind, label, family, voice, snr..."""
+
+    def select(self, kind: str) -> list[dict]:
+        return [i for i in self.items if i["kind"] == kind]
+
+    def path(self, item: dict) -> Path:
+        return self.dir / item["file"]
+
+
+@pytest.fixture(scope="session")
+def corpus_clips(tmp_path_factory) -> Corpus:
+    for tool in ("espeak-ng", "sox", "text2wave", "flite"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (scripts/setup.sh --test)")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_corpus
+
+    out = tmp_path_factory.mktemp("corpus")
+    plan = []
+    for kind, sentences in CORPUS_SENTENCES.items():
+        for i, (text, label) in enumerate(sentences):
+            for fam in make_corpus.FAMILIES:
+                plan.append({"name": f"{fam}/{kind}-{i:02d}", "text": text, "kind": kind,
+                             "label": label, "family": fam, "voice": i})
+    for fam in make_corpus.FAMILIES:
+        (out / fam).mkdir()
+    return Corpus(out, [make_corpus.render(it, out) for it in plan])

@@ -1,4 +1,6 @@
-"""One scenario helper for dialogue tests: inputs at times → the cues the engine speaks.
+"""Test helpers, each defined once: the scenario helpers for dialogues (inputs at times → the
+cues spoken), the virtual clock and the runner's input queue on it, the word error rate, and a
+fake pyttsx3 driver.
 
 The clock is virtual (the engine never reads one); the speaker is a length function. Everything
 else — the YAML loader, the script, the engine — is real.
@@ -6,6 +8,10 @@ else — the YAML loader, the script, the engine — is real.
 
 from __future__ import annotations
 
+import gc
+import queue
+import re
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +106,60 @@ def run_dialogue(script: Script | str, events: list[tuple[float | None, str]] = 
     return Dialogue(cues, answers, actions, eng, hushes)
 
 
+def advance(coach: Any, now: float, until_listening: bool = True, limit: float = 10_000.0) -> tuple[float, list[str]]:
+    """Tick a coach through its deadlines until it listens (or is idle); returns (now, spoken texts)."""
+    spoken: list[str] = []
+    while not coach.idle and (coach.listening is None or not until_listening):
+        d = coach.next_deadline
+        if d is None or d > limit:
+            break
+        now = max(now, d)
+        spoken += [a.cue.text for a in coach.tick(now) if isinstance(a, Speak)]
+    return now, spoken
+
+
+def say(coach: Any, now: float, text: str) -> tuple[Any, list[Any], list[str]]:
+    """The coach hears ``text`` at ``now``: (its match, its actions, the texts it speaks)."""
+    m, actions = coach.hear(now, text)
+    return m, actions, [a.cue.text for a in actions if isinstance(a, Speak)]
+
+
+@dataclass
+class Turn:
+    said: str
+    match: Any
+    """The coach's IntentMatch for what was said."""
+    spoken: list[str]
+    """What the coach said from hearing it until it listened again (or went idle)."""
+
+
+@dataclass
+class Conversation:
+    opening: list[str]
+    """What the coach said before the first turn."""
+    turns: list[Turn]
+
+    def spoken(self) -> list[str]:
+        return self.opening + [t for turn in self.turns for t in turn.spoken]
+
+
+def converse(coach: Any, utterances: list[str], *, script: str | None = None, pause: float = 1.0) -> Conversation:
+    """A whole conversation with a coach on a virtual clock: it begins (with ``script`` if given),
+    and each utterance is said ``pause`` seconds after the coach is ready to listen (or falls
+    idle). Returns what the coach said before and after each one."""
+    first = coach.begin(0.0, script) if script else coach.begin(0.0)
+    opening = [a.cue.text for a in first if isinstance(a, Speak)]
+    now, more = advance(coach, 0.0)
+    opening += more
+    turns: list[Turn] = []
+    for text in utterances:
+        now = max(now, getattr(coach, "speaking_until", now) or now) + pause
+        m, _actions, spoken = say(coach, now, text)
+        now, more = advance(coach, now)
+        turns.append(Turn(text, m, spoken + more))
+    return Conversation(opening, turns)
+
+
 def write(tmp: Path, name: str, text: str) -> Path:
     p = tmp / name
     p.write_text(text, encoding="utf-8")
@@ -155,3 +215,64 @@ class FakePyttsx3Driver:
             f.setsampwidth(2)
             f.setframerate(rate)
             f.writeframes(pcm.tobytes())
+
+
+class VirtualClock:
+    """Time that moves only when a test (or the runner's input queue) moves it."""
+
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, dt: float) -> None:
+        self.t += dt
+
+
+def rss_bytes() -> int:
+    """This process's resident memory."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+class ClockQueue:
+    """The runner's input queue, waiting on the virtual clock: a ``get`` that times out moves the
+    clock on by its timeout. Samples RSS every virtual minute."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.items: list[object] = []
+        self.rss: list[tuple[float, int]] = []
+        self._next_sample = clock.t
+
+    def put(self, item: object) -> None:
+        self.items.append(item)
+
+    def get(self, timeout: float | None = None) -> object:
+        if self.items:
+            return self.items.pop(0)
+        self.clock.t += max(0.0, timeout or 0.0)
+        if self.clock.t >= self._next_sample:
+            gc.collect()
+            self.rss.append((self.clock.t, rss_bytes()))
+            self._next_sample += 60.0
+        raise queue.Empty
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words, punctuation dropped (apostrophes kept), for comparing transcripts."""
+    return re.sub(r"[^a-z' ]", "", text.lower().replace("\u2019", "'")).split()
+
+
+def wer_counts(ref: str, hyp: str) -> tuple[int, int]:
+    """Word errors (substitutions, insertions, deletions) of ``hyp`` against ``ref``, and the
+    number of words in ``ref``: the word error rate is their ratio."""
+    r, h = words_of(ref), words_of(hyp)
+    d = list(range(len(h) + 1))
+    for i in range(1, len(r) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(h) + 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
+            prev, d[j] = d[j], cur
+    return d[len(h)], len(r)

@@ -15,8 +15,9 @@ from voicecoach.config import config_from_text, load_config
 from voicecoach.errors import EngineUnavailable, VoicecoachError
 from voicecoach.types import IntentMatch
 
-from asr_fixtures import asr_wavs  # noqa: F401 - the session fixture
+from asr_fixtures import asr_wavs, corpus_clips  # noqa: F401 - the session fixtures
 from conftest import run_cli
+from helpers import wer_counts
 
 COMMAND_PHRASES = [
     "stop", "pause", "next", "tell me more", "yes", "no", "i'm anxious", "can we breathe",
@@ -28,17 +29,6 @@ COMMAND_PHRASES = [
 
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z' ]", "", text.lower()).strip()
-
-
-def _wer(ref: str, hyp: str) -> tuple[int, int]:
-    r, h = _norm(ref).split(), _norm(hyp).split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)], len(r)
 
 
 def _decode(speech, path: Path, mode: str):
@@ -66,19 +56,6 @@ def test_pocketsphinx_command_grammar_decodes_requests(sphinx, asr_wavs):  # noq
     hits = sum(_decode(sphinx, asr_wavs.path(i), "command").text == _norm(i["text"]) for i in items)
     assert len(items) >= 15
     assert hits / len(items) >= 0.6, f"{hits}/{len(items)}"
-
-
-def test_pocketsphinx_command_is_fast(sphinx, asr_wavs):  # noqa: F811
-    import time
-
-    items = asr_wavs.select("req", noise=False)[:20]
-    chunks = [to_asr(read_wav(asr_wavs.path(i))) for i in items]
-    sphinx.transcribe(chunks[0], "command")  # grammar compiled once
-    t0 = time.perf_counter()
-    for c in chunks:
-        sphinx.transcribe(c, "command")
-    rtf = (time.perf_counter() - t0) / sum(c.seconds for c in chunks)
-    assert rtf < 0.15, rtf  # target 0.1 on a 2-core machine; slack for a busy CI box
 
 
 def test_pocketsphinx_pronounces_words_missing_from_its_dictionary(caplog):
@@ -130,7 +107,7 @@ def whisper():
 def test_whisper_dictation_word_error_rate(whisper, asr_wavs):  # noqa: F811
     errors = words = 0
     for item in asr_wavs.select("dictation", noise=False):
-        e, n = _wer(item["text"], _decode(whisper, asr_wavs.path(item), "dictation").text)
+        e, n = wer_counts(item["text"], _decode(whisper, asr_wavs.path(item), "dictation").text)
         errors, words = errors + e, words + n
     # espeak-ng's robotic voices are far harder than human read speech (tiny.en: ~5.6% WER on
     # LibriSpeech test-clean); this guards against regressions, docs/asr.md has the figures.
@@ -180,7 +157,7 @@ def test_spoken_requests_reach_their_intent_through_the_default_engine(default_s
 
 def test_auto_picks_whisper_with_pocketsphinx_without_an_english_vosk_model(default_speech):
     pytest.importorskip("faster_whisper", reason="faster-whisper is not installed")
-    assert default_speech.engine_for("command") == "pocketsphinx"
+    assert default_speech.engine_for("command") == "whisper+pocketsphinx"
     assert default_speech.engine_for("dictation") == "whisper"
     assert default_speech.engine_for("request") == "whisper+pocketsphinx"
     assert any("vosk passed over" in n for n in default_speech.notes)
@@ -193,6 +170,59 @@ def test_engines_load_once_and_recognisers_are_fresh(default_speech):
     assert first.dictation is default_speech.dictation  # the model itself is shared too
     a, b = first.recognizer("command"), first.recognizer("command")
     assert a is not b
+
+
+# --- many voices (scripts/make_corpus.py): espeak-ng with noise, Festival HTS, flite ----------
+# Floors are the targets (docs/asr.md), not what a run measured.
+
+def _intent(matcher, text: str, **kw) -> str | None:
+    if not text:
+        return None
+    m = matcher.match(text, **kw)
+    return "crisis" if m.crisis else m.name
+
+
+def test_stop_and_please_stop_from_many_voices_are_always_stop(default_speech, corpus_clips, matcher):  # noqa: F811
+    wrong = []
+    items = [i for i in corpus_clips.select("control") if i["text"] in ("stop", "please stop", "stop please")]
+    for item in items:
+        tr = _decode(default_speech, corpus_clips.path(item), "command")
+        if _intent(matcher, tr.text, in_session=True) != "stop":
+            wrong.append((item["family"], item["text"], tr.text))
+    assert not wrong
+
+
+def test_command_mode_rejects_speech_that_is_not_a_command(default_speech, corpus_clips, matcher):  # noqa: F811
+    from voicecoach.live import WHILE_SPEAKING
+
+    taken = []
+    for item in corpus_clips.select("other"):
+        tr = _decode(default_speech, corpus_clips.path(item), "command")
+        if _intent(matcher, tr.text, in_session=True) in WHILE_SPEAKING:
+            taken.append((item["family"], item["text"], tr.text))
+    assert not taken
+
+
+def test_requests_and_crisis_statements_from_many_voices(default_speech, corpus_clips, matcher):  # noqa: F811
+    missed, wrong = [], []
+    requests = corpus_clips.select("request")
+    for item in corpus_clips.select("crisis") + requests:
+        tr = _decode(default_speech, corpus_clips.path(item), "request")
+        got = _intent(matcher, tr.text)
+        if item["label"] == "crisis" and got != "crisis":
+            missed.append((item["family"], item["text"], tr.text))
+        elif item["label"] != "crisis" and got != item["label"]:
+            wrong.append((item["family"], item["text"], tr.text, got))
+    assert not missed  # crisis recall 100%
+    assert 1 - len(wrong) / len(requests) >= 0.9, wrong
+
+
+def test_an_unfinished_phrase_is_never_a_command():
+    from voicecoach.asr.command import incomplete
+
+    assert incomplete("i want to") and incomplete("i want to end my") and incomplete("i'm going to")
+    assert not any(incomplete(t) for t in ("stop", "please stop", "i want to stop", "that's enough",
+                                           "hold on", "go on", "i can't hear you", "i want to die"))
 
 
 def test_near_phrases_splices_a_crisis_phrase_into_a_mishearing():

@@ -89,6 +89,23 @@ def test_round_trip_through_write_wav(tmp_path):
     assert np.array_equal(back.samples, chunk.samples)
 
 
+def test_ctrl_c_while_a_wav_is_written_leaves_the_old_file_whole_and_no_part(tmp_path, monkeypatch):
+    import os
+
+    old = AudioChunk(16000, np.zeros(1600, np.int16))
+    write_wav(tmp_path / "out.wav", old)
+
+    def interrupted(fd):  # the disk flush is where a large write spends its time
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_wav(tmp_path / "out.wav", AudioChunk(16000, (np.round(_tone(16000) * 32767)).astype(np.int16)))
+    monkeypatch.undo()
+    assert [f.name for f in tmp_path.iterdir()] == ["out.wav"]
+    assert np.array_equal(read_wav(tmp_path / "out.wav").samples, old.samples)
+
+
 @pytest.mark.parametrize(
     "name,content,message",
     [

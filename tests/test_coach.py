@@ -11,7 +11,7 @@ from voicecoach.intents import load_matcher
 from voicecoach.journal import Journal
 from voicecoach.scripts import Library
 
-from helpers import text_length
+from helpers import advance, converse, say, text_length
 
 
 @pytest.fixture
@@ -22,23 +22,6 @@ def lib():
 def make(lib, home, journal=None):
     return Coach(lib, text_length, matcher=load_matcher(home), journal=journal, region="US",
                  answer_timeout=None, home=home)
-
-
-def advance(coach, now, until_listening=True, limit=10_000.0):
-    """Tick through deadlines until the coach listens (or is idle); returns (now, spoken texts)."""
-    spoken = []
-    while not coach.idle and (coach.listening is None or not until_listening):
-        d = coach.next_deadline
-        if d is None or d > limit:
-            break
-        now = max(now, d)
-        spoken += [a.cue.text for a in coach.tick(now) if isinstance(a, Speak)]
-    return now, spoken
-
-
-def say(coach, now, text):
-    m, actions = coach.hear(now, text)
-    return m, actions, [a.cue.text for a in actions if isinstance(a, Speak)]
 
 
 @pytest.mark.parametrize(("utterance", "script"), [
@@ -175,3 +158,19 @@ def test_asking_for_another_technique_mid_session_switches(lib, voicecoach_home)
     now, _ = advance(coach, 0.0, until_listening=True, limit=8.0)
     say(coach, 8.0, "can we do the grounding exercise instead")
     assert coach.engine.script.id == "grounding-54321"
+
+
+def test_a_whole_thought_record_conversation(lib, voicecoach_home):
+    journal = Journal.open(voicecoach_home)
+    coach = make(lib, voicecoach_home, journal)
+    talk = converse(coach, ["help me reframe this thought", "he didn't text back all evening", "scared", "8",
+                            "he's losing interest in me"])
+    asked = [" ".join(t.spoken).lower() for t in talk.turns]
+    assert "what happened" in asked[0]
+    assert "what did you feel" in asked[1]
+    assert "how strong" in asked[2]
+    assert "what went through your mind" in asked[3]
+    assert all(not t.match.crisis for t in talk.turns)
+    assert coach.engine is not None and coach.engine.script.id == "thought-record"
+    assert coach.engine.answers["situation"] == "he didn't text back all evening"
+    journal.close()

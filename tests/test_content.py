@@ -1,4 +1,4 @@
-"""The built-in scripts: all eighteen validate clean, start from their intents, and walk through
+"""The built-in scripts: all twenty-one validate clean, start from their intents, and walk through
 with typical answers (the real loader and engine; only the speaker and clock are stand-ins)."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ IDS = [
     "check-in", "box-breathing", "breathing-478", "resonance-breathing", "cyclic-sighing",
     "grounding-54321", "muscle-relaxation", "bedtime", "thought-record", "i-statement",
     "urge-delay", "self-soothing", "self-compassion", "triggers-check-in", "learn-attachment",
-    "professional-help", "crisis-support", "partner-support",
+    "professional-help", "crisis-support", "partner-support", "sense-of-self", "strengths",
+    "secure-partner",
 ]  # fmt: skip
 
 INTENTS = [
@@ -42,6 +43,9 @@ INTENTS = [
     ("professional_help", {}, "professional-help"),
     ("partner_support", {}, "partner-support"),
     ("crisis", {}, "crisis-support"),
+    ("sense_of_self", {}, "sense-of-self"),
+    ("strengths", {}, "strengths"),
+    ("secure_partner", {}, "secure-partner"),
 ]
 
 GUIDE = Path(__file__).resolve().parents[2] / "shared" / "guide.txt"
@@ -246,12 +250,12 @@ def test_i_statement_speaks_the_sentence_back():
     )
     assert (
         "I feel anxious when you did not reply all evening, because it reminds me of being ignored. "
-        "It would help me if a quick text when you are running late." in d.texts
+        "What would help me is a quick text when you are running late." in d.texts
     )
     skipped = run_dialogue(
         "i-statement", [(None, "plans changed"), (None, "hurt"), (None, "!skip"), (None, "a call")]
     )
-    assert "I feel hurt when plans changed. It would help me if a call." in skipped.texts
+    assert "I feel hurt when plans changed. What would help me is a call." in skipped.texts
 
 
 def test_urge_delay_waits_checks_in_and_steps_up_next_time():
@@ -386,3 +390,53 @@ def test_crisis_breathes_only_when_asked():
 def test_disclaimer_is_one_sentence():
     text = read_yaml_file(data_path("disclaimer.yaml"))["disclaimer"]
     assert text.count(".") <= 1 and "not a therapist" in text
+
+
+def test_sense_of_self_plans_four_things_logs_the_win_and_names_the_plan():
+    from voicecoach.engine import Entry
+
+    events = [
+        (None, "painting on saturday morning"),
+        (None, "call maya"),
+        (None, "no work messages after ten"),
+        (None, "i finished the report"),
+        (None, "call my sister on sunday"),
+    ]
+    d = run_dialogue("sense-of-self", events)
+    assert d.answers["interest"] == "painting on saturday morning"
+    assert d.answers["boundary"] == "no work messages after ten"
+    wins = [a for a in d.actions if isinstance(a, Entry)]
+    assert wins and wins[0].kind == "win" and wins[0].fields == {"win": "i finished the report"}
+    assert "So the plan is: call my sister on sunday." in d.spoken()
+    assert d.engine.done
+
+
+def test_strengths_uses_journal_examples_when_there_are_any():
+    recalled = {("win", "win"): "i went for a walk", ("i_statement", "need"): "a quick text"}
+    options = EngineOptions(recall=lambda kind, field: recalled.get((kind, field)))
+    d = run_dialogue("strengths", [(None, "empathy"), (None, "i listened to my friend"),
+                                   (None, "notice what i need")], options=options)
+    spoken = d.spoken()
+    assert "i went for a walk" in spoken and "a quick text" in spoken
+    assert d.answers["strength"] == "empathy" and d.answers["plan"] == "notice what i need"
+    bare = run_dialogue("strengths", [], answer_timeout=5)
+    assert "journal" not in bare.spoken() and bare.engine.done
+    for strength in ("Empathy", "committed", "closeness", "feelings"):
+        assert strength in bare.spoken()
+
+
+def test_secure_partner_notices_and_never_judges():
+    d = run_dialogue("secure-partner", [(None, "she listened")] * 4 + [(None, "ask him to plan our weekend")])
+    assert d.answers["plan"] == "ask him to plan our weekend"
+    spoken = d.spoken().lower()
+    assert "not judging" in spoken and "label" in spoken
+    for word in ("avoidant", "toxic", "narcissist", "red flag"):
+        assert word not in spoken
+
+
+@pytest.mark.parametrize("script_id", ["thought-record", "urge-delay", "sense-of-self", "strengths",
+                                       "secure-partner"])
+def test_planning_scripts_ask_to_be_followed_up(library: Library, script_id):
+    script = library.get(script_id)
+    assert script.follow_up is not None and script.journal
+    assert set(script.follow_up.needs) <= {s.name for s in script.steps if s.name}

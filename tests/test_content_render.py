@@ -19,11 +19,12 @@ from voicecoach.voice import make_voice
 
 from conftest import run_cli
 
-EIGHTEEN = {
+ALL = {
     "check-in", "box-breathing", "breathing-478", "resonance-breathing", "cyclic-sighing",
     "grounding-54321", "muscle-relaxation", "bedtime", "thought-record", "i-statement",
     "urge-delay", "self-soothing", "self-compassion", "triggers-check-in", "learn-attachment",
-    "professional-help", "crisis-support", "partner-support",
+    "professional-help", "crisis-support", "partner-support", "sense-of-self", "strengths",
+    "secure-partner",
 }
 SHORT = {  # keep the long sessions short; content is the same
     "box-breathing": {"cycles": 1}, "breathing-478": {"cycles": 1}, "cyclic-sighing": {"minutes": 1},
@@ -35,10 +36,10 @@ STOP = {"the", "a", "an", "and", "or", "to", "of", "you", "your", "it", "is", "t
         "on", "for", "with", "as", "be", "i", "i'm", "can", "we", "if", "at", "so", "just", "are"}
 
 
-def test_scripts_list_names_all_eighteen():
+def test_scripts_list_names_all_twenty_one():
     r = run_cli("scripts", "list", "--json")
     assert r.returncode == 0, r.stderr
-    assert EIGHTEEN <= {row["id"] for row in json.loads(r.stdout)}
+    assert ALL <= {row["id"] for row in json.loads(r.stdout)}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def words(text: str) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script_id", sorted(EIGHTEEN))
+@pytest.mark.parametrize("script_id", sorted(ALL))
 def test_script_renders_to_speech_a_recogniser_understands(kit, script_id):
     config, library, voice, speech = kit
     coach = make_coach(config, library, voice, answer_timeout=5.0, home=False)
@@ -80,3 +81,18 @@ def test_script_renders_to_speech_a_recogniser_understands(kit, script_id):
     expected = words(" ".join(c.text for c in spoken))
     found = expected & heard
     assert len(found) >= 0.5 * len(expected), (script_id, sorted(expected - heard), sorted(heard))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script_id", ["sense-of-self", "strengths", "secure-partner"])
+def test_guide_sessions_render_with_no_answers_given(kit, script_id):
+    """Nobody answers: every question times out, the session still plays to its end, and no
+    answer's place is left empty in what is said."""
+    config, library, voice, _ = kit
+    coach = make_coach(config, library, voice, answer_timeout=3.0, home=False)
+    rendered = render_session(coach, voice, script_id, None, [])
+    assert rendered.ended == [(script_id, "completed")]
+    assert rendered.audio.seconds > 20 and np.abs(rendered.audio.samples).max() > 1000
+    texts = [c.text for c in rendered.cues]
+    assert not any("{" in t or ": ." in t or "  " in t for t in texts), texts
+    assert texts[-1] == library.get(script_id).steps[-2].text[-1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from voicecoach.crisis import CrisisScreen, screen
@@ -129,13 +129,38 @@ def test_random_text_never_raises(text):
 EMBEDDABLE = [c for c in CRISIS if c[1] not in ("i've got a rope", "i'm thinking of jumping")]
 
 
+# A word that joins the end of a statement into an everyday idiom changes what was said: "I wish
+# I was dead" + "tired" is "I wish I was dead tired" (exhausted), so it is not an unrelated word.
+JOINS_IDIOM = {"dead": {"tired"}}
+
+
+def joins_idiom(text: str, after: list[str]) -> bool:
+    last = bare(text).split()[-1]
+    return bool(after) and after[0] in JOINS_IDIOM.get(last, set())
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(EMBEDDABLE), st.lists(st.sampled_from(WORDS), max_size=10),
        st.lists(st.sampled_from(WORDS), max_size=10), st.booleans())
-def test_crisis_among_random_words_is_caught(item, before, after, punctuate):
+def test_crisis_among_unrelated_words_is_caught(item, before, after, punctuate):
     _cat, text = item
+    assume(not joins_idiom(text, after))
     text = text if punctuate else bare(text)
     assert screen(" ".join([*before, text, *after])).is_crisis
+
+
+def test_every_crisis_statement_survives_any_one_unrelated_word_either_side():
+    # the same property, exhaustively for one word (hypothesis samples the longer surroundings)
+    missed = [s for _cat, text in EMBEDDABLE for w in WORDS
+              for s in (f"{w} {bare(text)}", f"{bare(text)} {w}")
+              if not joins_idiom(text, [w]) and not screen(s).is_crisis]
+    assert not missed, missed
+
+
+@pytest.mark.parametrize("text", ["I wish I was dead, tired of living",
+                                  "i wish i was dead tired of living like this"])
+def test_a_wish_to_be_dead_then_tired_of_living_is_caught(text):
+    assert screen(text).is_crisis
 
 
 def test_second_line_catches_what_no_pattern_names():

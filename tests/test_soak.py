@@ -9,10 +9,7 @@ The 10-minute real-time run, on the real monotonic clock, is in ``scripts/bench.
 
 from __future__ import annotations
 
-import gc
 import os
-import queue
-import resource
 
 import pytest
 
@@ -23,48 +20,11 @@ from voicecoach.scripts import Library, builtin_dir
 from voicecoach.session import Printer, RealtimeRunner
 from voicecoach.voice import EspeakVoice, SilentVoice, find_espeak
 
+from helpers import ClockQueue, VirtualClock
+
 HOUR = 3600.0
 WARM_UP = 600.0
 PHASE = 4.0
-
-
-class VirtualClock:
-    """Time that moves only when the runner waits."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-class ClockQueue:
-    """The runner's input queue, waiting on the virtual clock: a ``get`` that times out moves the
-    clock on by its timeout. Samples RSS every virtual minute."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self.clock = clock
-        self.items: list[object] = []
-        self.rss: list[tuple[float, int]] = []
-        self._next_sample = clock.t
-
-    def put(self, item: object) -> None:
-        self.items.append(item)
-
-    def get(self, timeout: float | None = None) -> object:
-        if self.items:
-            return self.items.pop(0)
-        self.clock.t += max(0.0, timeout or 0.0)
-        if self.clock.t >= self._next_sample:
-            gc.collect()
-            self.rss.append((self.clock.t, rss_bytes()))
-            self._next_sample += 60.0
-        raise queue.Empty
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
 
 
 def hour_long_box(home) -> Library:

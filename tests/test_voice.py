@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 import types
 
 import numpy as np
@@ -72,15 +71,9 @@ def test_cue_starts_at_sample_zero_and_ends_with_a_short_tail(voice, text):
 def test_cache_returns_the_identical_array_fast(voice):
     voice.cache.clear()
     text = "Breathe in slowly through your nose"
-    t0 = time.perf_counter()
     first = voice.synthesize(text)
-    cold = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    again = voice.synthesize(text)
-    warm = time.perf_counter() - t0
+    again = voice.synthesize(text)  # the same array, not synthesised again (timings: scripts/bench.py)
     assert again is first and again.samples is first.samples
-    assert warm < 0.002, f"cached cue took {warm * 1000:.2f} ms"
-    assert warm < cold
     assert not first.samples.flags.writeable  # shared, so nobody may change it
     # Whitespace differences are the same cue.
     assert voice.synthesize("  Breathe in   slowly through your nose ") is first
@@ -150,10 +143,8 @@ def test_a_hanging_engine_fails_that_request_and_is_rebuilt(trouble_driver):
     try:
         ok = v.synthesize("hello")
         assert 0.3 <= ok.seconds <= 0.3 + TAIL_SECONDS + 0.01 and first_loud(ok) == 0
-        t0 = time.perf_counter()
         with pytest.raises(VoicecoachError, match="did not finish"):
-            v.synthesize("please hang")
-        assert time.perf_counter() - t0 < 1.5
+            v.synthesize("please hang")  # returns on its timeout: the driver would hang 30 s
         # The next request gets a fresh engine on a fresh worker.
         after = v.synthesize("and again")
         assert after.seconds > 0.3 and v.rebuilds == 1 and v.hangs == 0

@@ -12,11 +12,13 @@ it is given, and the entry marked complete only when the script says so.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from voicecoach.answers import read_risk, read_safety
 from voicecoach.engine import (
     Action,
     Answer,
@@ -32,8 +34,12 @@ from voicecoach.engine import (
     VoiceSettings,
 )
 from voicecoach.errors import VoicecoachError
+from voicecoach.memory import Memory
 from voicecoach.scripts import Library, Script, StepKind
 from voicecoach.types import Cue, IntentMatch
+
+if TYPE_CHECKING:
+    from voicecoach.crisis_lines import CrisisLine
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +47,29 @@ CONTROL = frozenset({"stop", "pause", "resume", "repeat", "skip", "slower", "fas
                      "quieter", "help", "goodbye"})
 ANSWER_INTENTS = frozenset({"yes", "no", "more", "skip"})
 CRISIS_SCRIPT = "crisis-support"
+SAFETY_FLAG = "check_safety"
 
 ASK_BACK = "I want to make sure I help in the right way. Would you like to breathe together, or talk a thought through?"
 ASK_DIRECTLY = "Can I gently check something? Are you thinking about hurting yourself, or about ending your life?"
 ASK_SAFE = "Last time we talked, things felt really heavy. Before we start: are you safe right now?"
-THANKS_SAFE = "Thank you for telling me. I'm glad. I'm here with you."
+THANKS_SAFE = "Thank you. I'm really glad you're safe. I'm here with you."
+THANKS_DIRECT = "Thank you for telling me. I'm glad. I'm here with you, and we can go gently."
+# Spoken with the region's crisis-line values (voicecoach.crisis_lines.script_values).
+UNSURE_SAFE = ("That's okay. I'd rather be sure you're safe. If things feel heavy, you can reach "
+               "{crisis_line_name}, {crisis_line_reach}. {crisis_line_text} If you're in danger, call "
+               "{emergency_number}. I'll ask again next time.")
+UNSURE_DIRECT = ("Thank you for being honest. If you're not sure, that's a reason to talk to someone "
+                 "tonight. You can reach {crisis_line_name}, {crisis_line_reach}. {crisis_line_text} If "
+                 "you're in danger, call {emergency_number}.")
+NO_ANSWER = ("I'll keep this on your screen: you can reach {crisis_line_name}, {crisis_line_reach}. If "
+             "you're in danger, call {emergency_number}.")
+STOP_IN_CRISIS = ("Okay, I'll be quiet. Please keep this close: {crisis_line_name}, {crisis_line_reach}. "
+                  "If you're in danger, call {emergency_number}.")
+FLAG_FAILED = ("I couldn't save a note to check on you next time, so please remember: you can always "
+               "say you're not okay, and I'll give you the number again.")
 GOODBYE = "Take care of yourself. I'm here whenever you need me."
 HELP_IDLE = ("You can say things like: I'm anxious. Help me breathe. Ground me. I can't sleep. "
              "Help me reframe a thought. Or: I want to text him again.")
-YES_WORDS = {"yes", "yeah", "yep", "i am", "i think so", "maybe", "sort of", "kind of", "a bit", "a little", "sometimes"}
 
 
 @dataclass(frozen=True)
@@ -92,8 +112,9 @@ class Coach:
         self._journal_warned = False
         self.ended: list[tuple[str, str]] = []
         """(script id, status) of every script that ran."""
-        self._resources: str | None = None
         self._queued_after_check: tuple[str, dict[str, Any]] | None = None
+        self.memory = Memory(journal, library)
+        """What helped and what was planned (voicecoach/memory.py)."""
 
     # -- state for runners --------------------------------------------------------------------
 
@@ -154,7 +175,15 @@ class Coach:
             return out
         if script_id:
             out += self.start_script(t, script_id, params)
+        else:
+            self._remember(out, t)
         return out
+
+    def _remember(self, out: list[CoachAction], t: float) -> None:
+        """An open conversation starts with the follow-up of the last plan, if one is due."""
+        question = self.memory.opening(t)
+        if question:
+            self._say(out, question, t)
 
     def start_script(self, now: float, script_id: str, params: dict[str, Any] | None = None) -> list[CoachAction]:
         out: list[CoachAction] = []
@@ -217,7 +246,9 @@ class Coach:
             if m.name in CONTROL and (m.name != "skip" or not expecting or self._clearly_command(text)):
                 if engine.script.id == CRISIS_SCRIPT and m.name in ("stop", "goodbye"):
                     out += self._handle(engine.control(now, "stop"), now)
-                    out.append(Show(self._resources or "", "resources"))
+                    self._busy_until = now
+                    self._say(out, self._line_again(STOP_IN_CRISIS), now + 0.3)
+                    out.append(Show(self._resources_text(), "resources"))
                     return m, out
                 return m, self._handle(engine.control(now, m.name), now)
             if speaking and not expecting:
@@ -287,6 +318,13 @@ class Coach:
         if m.name == "help":
             self._say(out, HELP_IDLE, t)
             return out
+        reply = self.memory.respond(t, m)
+        if reply is not None:
+            for text in reply.say:
+                t = self._say(out, text, t)
+            if reply.start:
+                out += self.start_script(t + 0.4, reply.start, reply.params)
+            return out
         script = self._script_for(m)
         if script is None:
             if m.name in ("stop", "pause", "quieter", "no", "skip"):
@@ -301,22 +339,20 @@ class Coach:
         self.pending = None
         self._queued = None
         self.in_crisis = True
-        self._set_crisis_flag()
+        saved = self._write_crisis_flag(True, None)
         if self.engine is not None and self.engine.script.id == CRISIS_SCRIPT and not self.engine.done:
             # Already there: go back to the resources rather than start over mid-sentence.
             out += self._handle(self.engine.control(now, "repeat"), now)
-            out.append(Show(self._resources or "", "resources"))
+            out.append(Show(self._resources_text(), "resources"))
             return out
         if self.engine is not None:
             out += self._handle(self.engine.control(now, "stop"), now, status="crisis")
             out.append(Hush())
-        from voicecoach.crisis_lines import lines_for
-
-        line = lines_for(self.region)
-        self._resources = f"If you are in danger or thinking of ending your life: {line.printed()}"
-        out.append(Show(self._resources, "resources"))
+        out.append(Show(self._resources_text(), "resources"))
         self._busy_until = now
         out += self.start_script(now, CRISIS_SCRIPT)
+        if not saved:
+            out.append(Show(FLAG_FAILED, "notice"))
         return out
 
     def _ask_directly(self, now: float) -> list[CoachAction]:
@@ -332,57 +368,78 @@ class Coach:
         return out
 
     def _answer_pending(self, now: float, text: str, m: IntentMatch) -> list[CoachAction]:
+        """An answer to a question the coach itself asked. Both are safety questions, so an
+        unclear answer is read as the unsafe one (voicecoach.answers)."""
         kind = self.pending
-        words = " " + text.lower() + " "
-        yes = m.name == "yes" or any(f" {w} " in words for w in YES_WORDS)
-        no = m.name == "no" or any(f" {w} " in words for w in ("no", "nope", "not really", "i'm not", "i am not", "never"))
         out: list[CoachAction] = []
         if kind == "ask_directly":
-            if yes and not (no and m.name == "no"):
+            reading = read_risk(text)
+            log.debug("answer to the direct question read as %s (%s)", reading.value, reading.why)
+            if reading.value == "yes":
                 return self._crisis(now)
             self.pending = None
-            end = self._say(out, THANKS_SAFE if no else "Okay. If that changes, tell me, and I'll help you find support.", now + 0.4)
-            out += self._resume_after_check(end + 0.4)
+            if reading.value == "unsure":
+                self._set_crisis_flag(out)
+                end = self._say(out, self._line_again(UNSURE_DIRECT), now + 0.4)
+            else:
+                end = self._say(out, THANKS_DIRECT, now + 0.4)
+            out.append(Show(self._resources_text(), "resources"))
+            out += self._resume_after_check(end + 0.5)
             return out
         if kind == "safety_check":
-            # Asking "are you safe": a no, or anything unclear, goes to the resources.
-            if no and not yes:
-                return self._crisis(now)
-            if yes:
-                self.pending = None
-                self._clear_crisis_flag()
-                end = self._say(out, THANKS_SAFE, now + 0.4)
-                queued = getattr(self, "_queued_after_check", None)
-                if queued:
-                    self._queued_after_check = None
-                    out += self.start_script(end + 0.5, queued[0], queued[1])
-                return out
+            reading = read_safety(text)
+            log.debug("answer to the safety check read as %s (%s)", reading.value, reading.why)
             self.pending = None
-            return self._crisis(now)
+            if reading.value == "unsafe":
+                self._queued_after_check = None
+                return self._crisis(now)
+            if reading.value == "unsure":
+                # Not a clear yes: the line again, gently; asked again next session.
+                end = self._say(out, self._line_again(UNSURE_SAFE), now + 0.4)
+                out.append(Show(self._resources_text(), "resources"))
+            else:
+                self._clear_crisis_flag(out)
+                end = self._say(out, THANKS_SAFE, now + 0.4)
+                if self._queued_after_check is None:
+                    self._remember(out, end + 0.4)
+            out += self._after_safety_check(end + 0.5)
+            return out
         self.pending = None
         return out
 
+    def _after_safety_check(self, at: float) -> list[CoachAction]:
+        """What the person came for, once the safety check is answered."""
+        queued = self._queued_after_check
+        self._queued_after_check = None
+        if queued:
+            return self.start_script(at, queued[0], queued[1])
+        return []
+
+    def _line(self) -> CrisisLine:
+        from voicecoach.crisis_lines import lines_for
+
+        return lines_for(self.region)
+
+    def _resources_text(self) -> str:
+        return f"If you are in danger or thinking of ending your life: {self._line().printed()}"
+
+    def _line_again(self, template: str) -> str:
+        from voicecoach.crisis_lines import script_values
+
+        return template.format(**script_values(self.region))
+
     def _pending_timeout(self, at: float) -> list[CoachAction]:
+        """No answer to a safety question: read as unsure, so the line is said once more and the
+        check stays for next session; then the session goes on."""
         out: list[CoachAction] = []
         kind = self.pending
         self.pending = None
+        self._set_crisis_flag(out)
+        end = self._say(out, self._line_again(NO_ANSWER), at)
+        out.append(Show(self._resources_text(), "resources"))
         if kind == "safety_check":
-            # No answer to "are you safe": keep the resources in front of them, gently.
-            from voicecoach.crisis_lines import lines_for
-
-            line = lines_for(self.region)
-            out.append(Show(f"If you need someone now: {line.printed()}", "resources"))
-            queued = getattr(self, "_queued_after_check", None)
-            if queued:
-                self._queued_after_check = None
-                out += self.start_script(at, queued[0], queued[1])
-            return out
-        from voicecoach.crisis_lines import lines_for
-
-        line = lines_for(self.region)
-        out.append(Show(f"If you need someone now: {line.printed()}", "resources"))
-        out += self._resume_after_check(at)
-        return out
+            return out + self._after_safety_check(end + 0.5)
+        return out + self._resume_after_check(end + 0.5)
 
     def _resume_after_check(self, at: float) -> list[CoachAction]:
         if self._paused_for_check and self.engine is not None:
@@ -452,19 +509,48 @@ class Coach:
         self._touch(self._flag(".disclaimer-spoken"))
 
     def _crisis_flag(self) -> bool:
+        """Whether the next session starts with "are you safe?". Kept in the journal (one
+        transaction); without a journal, in a file in the data directory. When it cannot be
+        read, the check is asked: unsure reads as unsafe."""
+        if self.journal is not None:
+            try:
+                return bool(self.journal.flag(SAFETY_FLAG))
+            except VoicecoachError as exc:
+                log.warning("%s", exc)
+                return True
         p = self._flag(".check-safety")
         return p is not None and p.exists()
 
-    def _set_crisis_flag(self) -> None:
-        self._touch(self._flag(".check-safety"))
+    def _set_crisis_flag(self, out: list[CoachAction] | None = None) -> None:
+        self._write_crisis_flag(True, out)
 
-    def _clear_crisis_flag(self) -> None:
-        p = self._flag(".check-safety")
-        if p is not None:
-            try:
-                p.unlink()
-            except OSError:
-                pass
+    def _clear_crisis_flag(self, out: list[CoachAction] | None = None) -> None:
+        self._write_crisis_flag(False, out)
+
+    def _write_crisis_flag(self, on: bool, out: list[CoachAction] | None) -> bool:
+        """Write the after-crisis flag durably; a failure is said out loud (into ``out``), or
+        shown, never swallowed. True when it was saved."""
+        try:
+            if self.journal is not None:
+                self.journal.set_flag(SAFETY_FLAG, on)
+                return True
+            p = self._flag(".check-safety")
+            if p is None:
+                return True
+            if on:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                with open(p, "w") as f:
+                    f.flush()
+                    os.fsync(f.fileno())
+            else:
+                p.unlink(missing_ok=True)
+            return True
+        except (OSError, VoicecoachError) as exc:
+            log.warning("could not save the safety note: %s", exc)
+            print(f"voicecoach: could not save the safety note: {exc}", flush=True)
+            if on and out is not None:
+                self._say(out, FLAG_FAILED, self._busy_until)
+            return False
 
     @staticmethod
     def _touch(p: Path | None) -> None:

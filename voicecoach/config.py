@@ -44,6 +44,8 @@ class AudioConfig:
     request_silence: float = 0.5
     dictation_silence: float = 1.2
     max_utterance: float = 15.0
+    echo_cancel: str = "auto"
+    """auto | webrtc | speex | nlms | off (voicecoach/aec.py)."""
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Config:
 _CHOICES = {
     ("voice", "engine"): {"auto", "pyttsx3", "festival", "piper", "espeak", "none"},
     ("asr", "engine"): {"auto", "vosk", "pocketsphinx", "whisper"},
+    ("audio", "echo_cancel"): {"auto", "webrtc", "speex", "nlms", "off"},
 }
 _RANGES = {
     ("voice", "rate"): (60, 400),
@@ -175,7 +178,7 @@ def _check(path: tuple[str, ...], value: Any, default: Any, file: str, line: int
     if nullable or kind is str:
         if not isinstance(value, str):
             raise ConfigError(f"'{dotted}' must be text, not {value!r}", file, line)
-        choices = _CHOICES.get(tuple(path))
+        choices = _CHOICES.get((path[0], path[1])) if len(path) == 2 else None
         if choices and value not in choices:
             raise ConfigError(f"'{dotted}' must be one of {', '.join(sorted(choices))}, not {value!r}", file, line)
         return value
@@ -186,7 +189,7 @@ def _check(path: tuple[str, ...], value: Any, default: Any, file: str, line: int
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"'{dotted}' must be a number, not {value!r}", file, line)
-        lo, hi = _RANGES.get(tuple(path), (float("-inf"), float("inf")))
+        lo, hi = _RANGES.get((path[0], path[1]), (float("-inf"), float("inf"))) if len(path) == 2 else (float("-inf"), float("inf"))
         if not lo <= value <= hi:
             raise ConfigError(f"'{dotted}' must be between {lo:g} and {hi:g}, not {value!r}", file, line)
         return kind(value) if kind is float else int(value)

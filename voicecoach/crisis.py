@@ -34,8 +34,11 @@ from typing import Any
 
 from rapidfuzz.distance import OSA
 
+from voicecoach.config import data_path
 from voicecoach.errors import LocatedError
-from voicecoach.yamlio import line_of
+from voicecoach.normalize import normalize
+from voicecoach.templates import Grammar, TemplateError, parse_template
+from voicecoach.yamlio import line_of, read_yaml_fast
 
 
 class CrisisDataError(LocatedError):
@@ -103,8 +106,6 @@ class CrisisScreen:
 
     @classmethod
     def from_dict(cls, data: Any, file: str = "<crisis>") -> CrisisScreen:
-        from voicecoach.intents import Grammar, TemplateError, normalize, parse_template
-
         if not isinstance(data, dict):
             raise CrisisDataError("a crisis file is a mapping (gap, variants, idioms, categories...)",
                                   file, line_of(data))
@@ -225,16 +226,12 @@ class CrisisScreen:
 
     @classmethod
     def from_file(cls, path: Path) -> CrisisScreen:
-        from voicecoach.intents import read_yaml_fast
-
         return cls.from_dict(read_yaml_fast(Path(path), CrisisDataError), str(path))
 
     # -- screening ---------------------------------------------------------------------------
 
     def prepare(self, text: str) -> str:
         """Normalised text with variants rewritten and misspelt key words corrected."""
-        from voicecoach.intents import normalize
-
         norm = normalize(text)
         if self.fuzzy_words:
             words = []
@@ -295,7 +292,7 @@ class CrisisScreen:
             for anchor_pos, _w in found[combo.classes[0]]:
                 picks = [(anchor_pos, _w)]
                 for c in combo.classes[1:]:
-                    picks.append(min(found[c], key=lambda h, a=anchor_pos: abs(h[0] - a)))
+                    picks.append(min(found[c], key=lambda h, a=anchor_pos: abs(h[0] - a)))  # type: ignore[misc]
                 span = max(p for p, _ in picks) - min(p for p, _ in picks)
                 if best is None or span < best[0]:
                     best = (span, picks)
@@ -315,9 +312,25 @@ class CrisisScreen:
         return hit[0] if hit else None
 
     def screen(self, text: str) -> CrisisResult:
-        """Screen one utterance."""
+        """Screen one utterance: the whole of it, and each clause on its own, so an idiom blanked
+        across a comma ("I wish I was dead, tired of living") cannot hide a statement. The
+        strongest finding wins: a crisis, then a question to ask directly."""
         if not isinstance(text, str):
             text = str(text or "")
+        result = self._screen_one(text)
+        if result.is_crisis:
+            return result
+        clauses = [c for c in re.split(r"[,.;:!?\u2014]+|\s-\s", text) if c.strip()]
+        if len(clauses) > 1:
+            for clause in clauses:
+                r = self._screen_one(clause)
+                if r.is_crisis:
+                    return r
+                if r.ask_directly and not result.ask_directly:
+                    result = r
+        return result
+
+    def _screen_one(self, text: str) -> CrisisResult:
         norm = self.prepare(text)
         if not norm:
             return CrisisResult(False)
@@ -362,8 +375,6 @@ class CrisisScreen:
 @lru_cache(maxsize=1)
 def default_screen() -> CrisisScreen:
     """The packaged crisis screen (loaded once)."""
-    from voicecoach.config import data_path
-
     return CrisisScreen.from_file(data_path("crisis.yaml"))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +41,10 @@ class CrisisLine:
     """The emergency number, as printed ("999")."""
     emergency_spoken: str = ""
     """The emergency number, as spoken ("nine, nine, nine")."""
+    reach: str = ""
+    """How to reach it, spoken after its name ("on nine, eight, eight"); from ``spoken`` when unset."""
+    again: str = ""
+    """The line said once more ("the number is nine, eight, eight"); from ``spoken`` when unset."""
 
     def printed(self) -> str:
         """One line for the screen."""
@@ -92,6 +97,8 @@ def load_lines(path: Path | None = None) -> CrisisLines:
             text_option=str(spec.get("text") or ""),
             emergency=spec["emergency"],
             emergency_spoken=str(spec.get("emergency_spoken") or spec["emergency"]),
+            reach=str(spec.get("reach") or f"on {spec['spoken']}"),
+            again=str(spec.get("again") or f"the number is {spec['spoken']}"),
         )
         for territory in spec.get("locales") or []:
             territories[str(territory).upper()] = region
@@ -119,10 +126,10 @@ def region_from_locale(env: dict[str, str] | None = None) -> str:
     ``en_GB.UTF-8`` → UK, ``en_US`` → US, ``fr_CA`` → CA; ``C``, ``POSIX`` or an unknown
     territory → INTL.
     """
-    env = os.environ if env is None else env
+    source: Mapping[str, str] = os.environ if env is None else env
     data = _builtin()
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = (env.get(var) or "").strip()
+        value = (source.get(var) or "").strip()
         if not value:
             continue
         m = re.match(r"^[A-Za-z]{2,3}[_-]([A-Za-z]{2})\b", value)
@@ -158,4 +165,6 @@ def script_values(region: str | None) -> dict[str, str]:
         "crisis_line_number": line.number,
         "crisis_line_text": line.text_option,
         "emergency_number": line.emergency_spoken,
+        "crisis_line_reach": line.reach or f"on {line.spoken}",
+        "crisis_line_again": line.again or f"the number is {line.spoken}",
     }

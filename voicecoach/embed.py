@@ -199,7 +199,7 @@ class _HFTokenizer:
 
     def encode(self, text: str, max_len: int) -> list[int]:
         ids = list(self.tok.encode(text).ids)
-        return ids if len(ids) <= max_len else ids[: max_len - 1] + [self.sep]
+        return ids if len(ids) <= max_len else ids[: max_len - 1] + [int(self.sep or 0)]
 
 
 def make_tokenizer(d: Path) -> Any:

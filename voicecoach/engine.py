@@ -21,6 +21,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicecoach.answers import Expects, read_answer, read_yes_no
 from voicecoach.scripts import REF, TEXT_REF, Script, Step, StepKind
 from voicecoach.tts.delivery import fade_level, fit, settings_for
 from voicecoach.types import Cue
@@ -143,6 +144,10 @@ CONTROL_PHRASES = {
     "help": "You can say stop, pause, next, repeat, slower, faster, louder or quieter at any time.",
 }
 
+NO_CONTENT_HELP = ("That's okay. It can be hard to find the words. Take your time: even something small "
+                   "counts. Or say skip, and we'll move on.")
+"""Said once when a question that needs an answer gets "I don't know" or "nothing"."""
+
 SpeechLength = Callable[[str, VoiceSettings], float]
 
 PASS_WORDS = frozenset({"skip", "next", "pass", "move on", "skip it", "skip this", "skip that", "next one",
@@ -186,6 +191,40 @@ def count_items(text: str) -> list[str]:
     return items
 
 
+def _compare(a: Any, op: str, b: Any) -> bool:
+    """A ``when: "a < b"`` test; False when either side is missing or not a number."""
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
+        return False
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[op]
+
+
+_PLAIN_STARTS = frozenset({"when", "because", "the", "my", "he", "she", "they", "it", "we", "you", "a", "an",
+                           "that", "this", "to", "being", "not", "feeling", "just", "like", "maybe", "if",
+                           "his", "her", "their", "our", "your", "since", "after", "before", "anxious",
+                           "sad", "hurt", "lonely", "scared", "angry", "worried", "ignored", "nobody",
+                           "everyone", "someone", "having", "getting", "knowing", "for", "so", "and"})
+
+
+def _fit_after(before: str, value: str) -> str:
+    """An answer put into a sentence: words it repeats from just before its place are dropped
+    ("when {situation}" + "When you didn't reply" -> "you didn't reply"), a capital that started
+    the answer is lowered mid-sentence, and a closing full stop goes."""
+    words = value.split()
+    lead = re.findall(r"[A-Za-z']+", before)[-3:]
+    for n in range(min(len(lead), len(words)), 0, -1):
+        tail = [w.lower() for w in lead[-n:]]
+        head = [re.sub(r"[^a-z']", "", w.lower()) for w in words[:n]]
+        if tail == head:
+            words = words[n:]
+            break
+    out = " ".join(words).rstrip(" .!")
+    first = out.split(" ", 1)[0]
+    if before.strip() and not before.rstrip().endswith((".", "!", "?")) and first.lower() in _PLAIN_STARTS \
+            and first[:1].isupper():
+        out = out[0].lower() + out[1:]
+    return out
+
+
 def fill(text: str, values: dict[str, Any]) -> str:
     """Put answers and parameters into ``{name}`` places; a missing one is left out."""
 
@@ -197,6 +236,8 @@ def fill(text: str, values: dict[str, Any]) -> str:
             return ", ".join(str(x) for x in v)
         if isinstance(v, float) and v.is_integer():
             v = int(v)
+        if isinstance(v, str):
+            return _fit_after(text[: m.start()], v)
         return str(v)
 
     out = TEXT_REF.sub(sub, text)
@@ -389,6 +430,9 @@ class Engine:
             return True
         values = self._values()
         v = values.get(cond.name)
+        if cond.op is not None:
+            ok = _compare(v, cond.op, values.get(cond.other or ""))
+            return not ok if cond.negate else ok
         if cond.values is not None:
             ok = v in cond.values or (isinstance(v, str) and v.lower() in {str(x).lower() for x in cond.values})
         else:
@@ -602,10 +646,14 @@ class Engine:
                                 tuple(o.label for o in step.options)))
 
     def _ask(self, step: Step) -> _StepGen:
+        name = step.name or step.label  # the validator requires 'as' on ask and rate steps
         question = step.text
         end = self._say_texts(question, step)
         reprompted = False
         unreadable_once = False
+        helped = False
+        reading_lines: tuple[str, ...] = ()
+        asks_again = False
         while True:
             got = yield self._listen(step, end, scale=step.scale if step.kind == StepKind.RATE else None)
             if got is None:
@@ -632,9 +680,24 @@ class Engine:
                     continue
             else:
                 value = text
-            self.answers[step.name] = value
-            self._out.append(Answer(step.name, value, self.script.journal))
+                reading = read_answer(step.expects or Expects.FREE_TEXT, text).value
+                if reading == "no_content" and not step.optional and "no_content" not in step.replies:
+                    reading_lines = (NO_CONTENT_HELP,)
+                else:
+                    reading_lines = step.replies.get(reading, ())
+                asks_again = reading in step.again or (reading == "no_content" and not step.optional
+                                                       and "no_content" not in step.replies)
+                if asks_again and not helped:
+                    helped = True
+                    self._after_answer()
+                    end = self._say_texts(list(reading_lines) or [step.reprompt[0] if step.reprompt else question[0]], step)
+                    continue
+                self.answers[name + "_reading"] = reading
+            self.answers[name] = value
+            self._out.append(Answer(name, value, self.script.journal))
             self._after_answer()
+            if step.kind != StepKind.RATE and reading_lines and not asks_again:
+                self._say_texts(list(reading_lines), step)
             end = self._t
             p = self._pause(step)
             if p:
@@ -642,12 +705,14 @@ class Engine:
             return None
 
     def _number(self, text: str, scale: tuple[int, int]) -> int | None:
-        parse = self.options.parse_number
-        if parse is None:
-            from voicecoach.numbers import parse_number as parse
-        return parse(text, scale)
+        if self.options.parse_number is not None:
+            return self.options.parse_number(text, scale)
+        from voicecoach.numbers import parse_number
+
+        return parse_number(text, scale)
 
     def _collect(self, step: Step) -> _StepGen:
+        name = step.name or step.label
         count = int(self._resolve(step.count) or 1)
         end = self._say_texts(step.text, step)
         items: list[str] = []
@@ -666,8 +731,8 @@ class Engine:
                 break
             new = count_items(text) or [text.strip()]
             items.extend(new)
-            self.answers[step.name] = list(items)
-            self._out.append(Answer(step.name, list(items), self.script.journal))
+            self.answers[name] = list(items)
+            self._out.append(Answer(name, list(items), self.script.journal))
             left = count - len(items)
             self._after_answer()
             extra = {"got": len(items), "left": max(0, left), "count": count}
@@ -721,7 +786,17 @@ class Engine:
 
     @staticmethod
     def _match_option(step: Step, text: str, intent: str | None):
+        """The option an answer picks: by intent, then by the earliest phrase said that is not
+        negated ("not breathing, grounding" picks grounding); for a yes/no choice, the answer is
+        read as yes, no or unclear first ("no thanks", "I'd rather not", "maybe")."""
         words = " " + re.sub(r"[^a-z0-9' ]+", " ", text.lower()) + " "
+        labels = {o.label: o for o in step.options}
+        if step.expects == "yes_no" or ({"yes", "no"} <= set(labels) and len(labels) == 2):
+            reading = read_yes_no(text).value
+            if reading in labels:
+                return labels[reading]
+            if reading == "unclear" and step.expects == "yes_no":
+                return None
         for opt in step.options:
             if opt.intent and intent == opt.intent:
                 return opt
@@ -729,19 +804,27 @@ class Engine:
         best_pos = None
         for opt in step.options:
             for m in opt.match:
-                pos = words.find(" " + m + " ")
-                if pos >= 0 and (best_pos is None or pos < best_pos):
-                    best, best_pos = opt, pos
+                for found in re.finditer(re.escape(" " + m + " "), words):
+                    pos = found.start()
+                    before = words[:pos].split()[-2:]
+                    if m not in ("no", "not", "nothing", "neither") and any(
+                            w in ("not", "no", "dont", "don't", "never", "without") for w in before):
+                        continue
+                    if best_pos is None or pos < best_pos:
+                        best, best_pos = opt, pos
+                    break
         return best
 
     def _notice(self, step: Step) -> _StepGen:
         text = self.answers.get(step.target or "")
         hits = []
         if isinstance(text, str) and text:
-            find = self.options.find_patterns
-            if find is None:
+            if self.options.find_patterns is not None:
+                hits = list(self.options.find_patterns(step.patterns, text))
+            else:
                 from voicecoach.patterns import find
-            hits = list(find(step.patterns, text))
+
+                hits = list(find(step.patterns, text))
         if step.name:
             names = [h.name for h in hits]
             self.answers[step.name] = names

@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from voicecoach.config import ensure_home
 from voicecoach.errors import VoicecoachError
+from voicecoach.progress import Rated, TechniqueChange, technique_changes
 
 FILE_NAME = "journal.sqlite3"
 EXPORT_SCHEMA_VERSION = 1
@@ -167,7 +168,17 @@ def _m1_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX entries_session ON entries(session_id, kind)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial]
+def _m2_flags(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE flags (
+               name TEXT PRIMARY KEY,
+               value TEXT NOT NULL,
+               updated TEXT NOT NULL
+           )"""
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_flags]
 """Schema migrations in order; the database's ``user_version`` is how many have run."""
 
 
@@ -313,6 +324,20 @@ class Journal:
         except sqlite3.Error as exc:
             raise self._error("cannot read the journal", exc) from None
 
+    # --- flags ------------------------------------------------------------------------------------
+    def set_flag(self, name: str, on: bool) -> None:
+        """Set or clear a named flag (``check_safety``: ask "are you safe?" next session), in
+        one transaction, so it survives a crash the moment this returns."""
+        with self._write("cannot save a safety note") as conn:
+            if on:
+                conn.execute("INSERT OR REPLACE INTO flags (name, value, updated) VALUES (?, '1', ?)",
+                             (name, iso_utc()))
+            else:
+                conn.execute("DELETE FROM flags WHERE name = ?", (name,))
+
+    def flag(self, name: str) -> bool:
+        return bool(self._read("SELECT 1 FROM flags WHERE name = ?", (name,)))
+
     # --- sessions --------------------------------------------------------------------------------
     def begin_session(self, script_id: str, started: float | None = None) -> int:
         """Record that a script started; returns the session id."""
@@ -321,7 +346,7 @@ class Journal:
                 "INSERT INTO sessions (script_id, started) VALUES (?, ?)",
                 (script_id, iso_utc(started)),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def end_session(self, session_id: int, status: str) -> None:
         """Record how a session ended: completed | stopped | crisis | interrupted."""
@@ -368,7 +393,7 @@ class Journal:
                     "VALUES (?, ?, 0, ?, ?)",
                     (kind, iso_utc(), session_id, json.dumps({field: value})),
                 )
-                return int(cur.lastrowid)
+                return int(cur.lastrowid or 0)
             entry_id, text = row
             fields = _loads(text)
             fields[field] = value
@@ -401,7 +426,20 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?)",
                 (kind, iso_utc(), 1 if complete else 0, session_id, json.dumps(clean)),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
+
+    def update_fields(self, entry_id: int, fields: dict) -> bool:
+        """Merge ``fields`` into an existing entry (a follow-up answer kept with the plan it is
+        about); True when the entry exists. Committed before it returns."""
+        clean = {str(k): _normalise(str(k), v) for k, v in fields.items()}
+        with self._write("cannot save your answer") as conn:
+            row = conn.execute("SELECT fields FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                return False
+            merged = _loads(row[0])
+            merged.update(clean)
+            conn.execute("UPDATE entries SET fields = ? WHERE id = ?", (json.dumps(merged), entry_id))
+            return True
 
     def last_value(self, kind: str, field: str) -> object | None:
         """The latest value of ``field`` in entries of ``kind`` (for a script parameter's ``recall``)."""
@@ -448,13 +486,34 @@ class Journal:
             pass
 
     # --- statistics ------------------------------------------------------------------------------
+    def rated(self, since: str | None = None) -> list[Rated]:
+        """Sessions rated before and after (``before``/``after`` or ``intensity_*``), oldest first,
+        with the script that ran; ``since``: ISO 8601 UTC, only entries created then or later."""
+        scripts = {s.id: s.script_id for s in self.sessions()}
+        out = []
+        for e in self.entries():
+            if e.session_id not in scripts or (since is not None and e.created < since):
+                continue
+            for b, a in _DROP_PAIRS:
+                before, after = e.fields.get(b), e.fields.get(a)
+                if _is_number(before) and _is_number(after):
+                    out.append(Rated(scripts[e.session_id], e.created, float(before), float(after)))
+                    break
+        return out
+
+    def technique_changes(self, since: str | None = None) -> list[TechniqueChange]:
+        """Per technique (script), the typical (median) drop in the rating across its sessions,
+        best first; each says whether there is little to go on (voicecoach/progress.py)."""
+        return technique_changes(self.rated(since))
+
     def stats(self) -> dict[str, Any]:
         """Sessions per ISO week and the average drop in anxiety from before to after.
 
         ``sessions_per_week`` maps ``2024-W18`` to a count; ``average_drop`` is the mean of
         (before - after) over entries with both ratings (``before``/``after`` or
         ``intensity_before``/``intensity_after``), None when there are none; ``drop_per_week``
-        is the same mean per week.
+        is the same mean per week. ``techniques`` is :meth:`technique_changes` (best first) and
+        ``ratings`` every rated session, oldest first (``created``, ``script``, ``before``, ``after``).
         """
         sessions = self.sessions()
         per_week: dict[str, int] = {}
@@ -485,10 +544,20 @@ class Journal:
             "rated": len(drops),
             "average_drop": round(sum(drops) / len(drops), 2) if drops else None,
             "drop_per_week": {w: round(sum(v) / len(v), 2) for w, v in sorted(drops_week.items())},
+            "techniques": [c.to_dict() for c in self.technique_changes()],
+            "ratings": [
+                {"created": r.created, "script": r.script_id, "before": _num(r.before),
+                 "after": _num(r.after)}
+                for r in self.rated()
+            ],
         }
 
 
-def _is_number(value: Any) -> bool:
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

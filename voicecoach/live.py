@@ -45,6 +45,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from voicecoach.aec import EchoPath, RoomEcho, make_canceller
+from voicecoach.asr.command import incomplete
 from voicecoach.audio import ASR_RATE, resample, to_mono
 from voicecoach.coach import Coach, Show
 from voicecoach.engine import Ended, Hush, Speak, StepStarted
@@ -167,6 +169,9 @@ class Ear:
     def _trailing(self) -> float:
         sil = self.state.silence
         base = sil.get(self.mode, 0.5)
+        if self._partial and incomplete(self._partial):
+            # "i want to ...": the rest may be a crisis statement; wait as for an answer.
+            return max(base, sil.get("dictation", 1.2))
         if self.mode == "request" and self._partial and self.complete(self._partial):
             return min(base, sil.get("command", 0.3))
         if self.mode == "command" and self._partial and self.complete(self._partial):
@@ -559,7 +564,8 @@ class LiveLoop:
 
     def __init__(self, coach: Coach, voice: Any, speech: Any, source: Source, *, speaker: Any = None,
                  display: Display | None = None, silences: dict[str, float] | None = None,
-                 max_utterance: float = 15.0, wake_phrase: str | None = None, room_echo: float = 0.0):
+                 max_utterance: float = 15.0, wake_phrase: str | None = None, room_echo: float = 0.0,
+                 echo_cancel: str = "auto", room: tuple[float, float] | None = None):
         self.coach = coach
         self.voice = voice
         self.speech = speech
@@ -586,7 +592,17 @@ class LiveLoop:
                        speculate=source.realtime)
         self.wake = " ".join(words(wake_phrase)) if wake_phrase else None
         self.room_echo = room_echo
-        """Tests and the demo: how much of the coach's own voice a file microphone picks up."""
+        """Tests: how much of the coach's own voice a file microphone picks up (no delay, no
+        reverb)."""
+        self.room = RoomEcho(self.player.window, *room) if room is not None else None
+        """``--echo-gain-db/--echo-delay-ms``: a simulated room between the speaker and a file
+        microphone (voicecoach/aec.py)."""
+        canceller, note = make_canceller(echo_cancel)
+        self.echo = EchoPath(self.player.window, canceller) if canceller is not None else None
+        """Echo cancellation with the played audio as the reference; VAD, barge-in and
+        recognition hear its output."""
+        if note:
+            self.display.notice(note)
         self._pending: list[Speak] = []
         self._events: queue.Queue = queue.Queue()
         self._stop = threading.Event()
@@ -656,7 +672,7 @@ class LiveLoop:
             return False
         m = self._match(text)
         # Crisis statements wait for the end of speech (a one-word partial is not one).
-        if m is None or m.crisis or m.name not in BARGE_IN or m.confidence < SURE:
+        if incomplete(text) or m is None or m.crisis or m.name not in BARGE_IN or m.confidence < SURE:
             return False
         return not self.is_echo(text, t0, t1)
 
@@ -667,6 +683,8 @@ class LiveLoop:
         return m is not None and m.crisis and not self.is_echo(text, 0.0, self.now()) and len(words(text)) >= 3
 
     def _complete(self, text: str) -> bool:
+        if incomplete(text):
+            return False
         m = self._match(text)
         return m is not None and (m.crisis or m.name is not None)
 
@@ -721,17 +739,26 @@ class LiveLoop:
             self._vt = end
             if samples is None:
                 continue
-            if self.room_echo:
-                echo = self.player.window(end - len(samples) / ASR_RATE, len(samples))
-                samples = np.clip(samples.astype(np.int32) + (echo * self.room_echo).astype(np.int32),
-                                  -32768, 32767).astype(np.int16)
             try:
-                heard = self.ear.process(samples, end)
+                heard = self.ear.process(self._mic_in(samples, end), end)
             except Exception as exc:  # noqa: BLE001 - an engine library's own errors too
                 self._ear_failed(exc)
                 continue
             for h in heard:
                 self._on_heard(h)
+
+    def _mic_in(self, samples: np.ndarray, t_end: float) -> np.ndarray:
+        """Microphone samples as the ear should hear them: the simulated room's echo added (file
+        inputs), then the coach's own voice cancelled."""
+        if self.room_echo:
+            echo = self.player.window(t_end - len(samples) / ASR_RATE, len(samples))
+            samples = np.clip(samples.astype(np.int32) + (echo * self.room_echo).astype(np.int32),
+                              -32768, 32767).astype(np.int16)
+        if self.room is not None:
+            samples = self.room.add(samples, t_end)
+        if self.echo is not None:
+            samples = self.echo.process(samples, t_end)
+        return samples
 
     def _ear_failed(self, exc: BaseException) -> None:
         """A recogniser failed mid-utterance: that utterance is lost, listening goes on."""
@@ -839,7 +866,8 @@ class LiveLoop:
             if samples is None or samples.size == 0:
                 continue
             try:
-                for h in self.ear.process(samples, self.now()):
+                now = self.now()
+                for h in self.ear.process(self._mic_in(samples, now), now):
                     self._events.put(h)
             except Exception as exc:  # noqa: BLE001 - an engine library's own errors too
                 self._events.put(f"could not recognise that: {exc}")
@@ -912,6 +940,11 @@ class LiveLoop:
 
     def _hear(self, now: float, text: str, speaking: bool) -> None:
         m = self._match(text)
+        if m is not None and not m.crisis and m.name in WHILE_SPEAKING and incomplete(text):
+            # Cut off mid-sentence ("i want to"): never a control command.
+            self.ignored.append(text)
+            self.display.show_heard(text, "  (unfinished: ignored)")
+            return
         if speaking and m is not None and not m.crisis and (m.name not in WHILE_SPEAKING or m.confidence < SURE):
             return
         _, actions = self.coach.hear(now, text, speaking=speaking)

@@ -12,6 +12,7 @@ from typing import Any
 
 from voicecoach.config import data_path
 from voicecoach.errors import ScriptError
+from voicecoach.followup import FollowUp, check_follow_up, parse_follow_up
 from voicecoach.types import Phase
 from voicecoach.yamlio import line_of, load_yaml
 
@@ -87,6 +88,10 @@ class Condition:
     name: str
     negate: bool = False
     values: tuple[Any, ...] | None = None
+    op: str | None = None
+    """A comparison with another answer or parameter: ``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=``."""
+    other: str | None = None
+    """The right-hand name of a comparison."""
 
 
 @dataclass
@@ -125,6 +130,12 @@ class Step:
     save_fields: dict[str, str] = field(default_factory=dict)
     target: str | None = None
     times: int | None = None
+    expects: str | None = None
+    """What the question asks for (voicecoach.answers.Expects); None: free_text, rating or choice by kind."""
+    replies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Lines said after an answer, by how it reads (kind, unkind, unsure, no_content...)."""
+    again: tuple[str, ...] = ()
+    """Readings after which the question is asked once more (after the reply)."""
     voice: ScriptVoice | None = None
     """The step's own delivery (``voice:`` on the step), over the script's."""
 
@@ -178,6 +189,8 @@ class Script:
     journal: str | None = None
     bedtime: bool = False
     file: str = "<input>"
+    follow_up: FollowUp | None = None
+    """What the session plans, asked about next time (voicecoach/followup.py)."""
 
     def step_index(self, step_id: str) -> int:
         for step in self.steps:
@@ -259,17 +272,17 @@ class _Problems:
 
 _TOP = {
     "id", "title", "description", "source", "techniques", "intents", "slots", "voice", "params",
-    "journal", "bedtime", "steps",
+    "journal", "bedtime", "steps", "follow_up",
 }
 _COMMON = {"id", "when", "pause", "voice"}
 _KEYS: dict[StepKind, set[str]] = {
     StepKind.SAY: set(),
     StepKind.PAUSE: set(),
     StepKind.BREATHE: {"cycles", "minutes", "counting"},
-    StepKind.ASK: {"as", "timeout", "reprompt", "optional", "mode"},
+    StepKind.ASK: {"as", "timeout", "reprompt", "optional", "mode", "expects", "replies", "again"},
     StepKind.RATE: {"as", "timeout", "reprompt", "optional", "scale"},
     StepKind.COLLECT: {"as", "count", "timeout", "encourage", "done"},
-    StepKind.CHOOSE: {"as", "options", "timeout", "default", "reprompt"},
+    StepKind.CHOOSE: {"as", "options", "timeout", "default", "reprompt", "expects"},
     StepKind.NOTICE: {"patterns", "as", "none"},
     StepKind.WAIT: {"checkin"},
     StepKind.SAVE: set(),
@@ -342,9 +355,12 @@ def parse_script(data: Any, file: str) -> tuple[Script | None, list[ScriptError]
         journal=journal,
         bedtime=bedtime,
         file=file,
+        follow_up=parse_follow_up(data.get("follow_up"), pr.add),
     )
     if steps:
         _check_flow(script, pr)
+    if script.follow_up is not None:
+        check_follow_up(script.follow_up, journal, (s.name for s in steps if s.name), pr.add)
     usable = not pr.items
     return (script if usable else None), pr.items
 
@@ -491,10 +507,13 @@ def _parse_when(value: Any, line: int | None, pr: _Problems) -> Condition | None
         return None
     if isinstance(value, str):
         text = value.strip()
+        cmp = re.fullmatch(r"([a-z_][a-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*([a-z_][a-z0-9_]*)", text)
+        if cmp:
+            return Condition(cmp.group(1), op=cmp.group(2), other=cmp.group(3))
         negate = text.startswith("not ")
         name = text[4:].strip() if negate else text
         if not NAME.match(name):
-            pr.add(f"when: {value!r} must be a name or 'not name'", line)
+            pr.add(f"when: {value!r} must be a name, 'not name' or a comparison 'a < b'", line)
             return None
         return Condition(name, negate)
     if isinstance(value, dict) and len(value) == 1:
@@ -506,6 +525,48 @@ def _parse_when(value: Any, line: int | None, pr: _Problems) -> Condition | None
         return Condition(name, False, vals)
     pr.add("when: must be 'name', 'not name' or {name: value}", line)
     return None
+
+
+_ASK_EXPECTS = {"free_text", "kind_words", "yes_no", "safety", "risk"}
+_CHOOSE_EXPECTS = {"choice", "yes_no"}
+
+
+def _parse_expects(value: Any, kind: StepKind, line: int | None, pr: _Problems) -> str | None:
+    from voicecoach.answers import READINGS
+
+    allowed = _ASK_EXPECTS if kind == StepKind.ASK else _CHOOSE_EXPECTS
+    if value not in allowed or value not in READINGS:
+        pr.add(f"expects must be one of {', '.join(sorted(allowed))} for {kind.value}", line)
+        return None
+    return str(value)
+
+
+def _parse_replies(raw: dict, expects: str, pr: _Problems) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    from voicecoach.answers import READINGS
+
+    readings = READINGS.get(expects, ())
+    replies: dict[str, tuple[str, ...]] = {}
+    value = raw.get("replies")
+    if value is not None:
+        if not isinstance(value, dict):
+            pr.add("replies must map a reading to what to say, e.g. {unkind: ...}", line_of(raw, "replies"))
+        else:
+            for reading, text in value.items():
+                if reading not in readings:
+                    pr.add(f"replies: {reading!r} is not a reading of {expects} answers ({', '.join(readings)})",
+                           line_of(value, reading))
+                    continue
+                replies[reading] = _texts(text, f"replies.{reading}", line_of(value, reading), pr)
+    again = raw.get("again", [])
+    if isinstance(again, str):
+        again = [again]
+    if not isinstance(again, list) or not all(isinstance(a, str) for a in again):
+        pr.add("again must be a list of readings", line_of(raw, "again"))
+        return replies, ()
+    for a in again:
+        if a not in readings:
+            pr.add(f"again: {a!r} is not a reading of {expects} answers ({', '.join(readings)})", line_of(raw, "again"))
+    return replies, tuple(a for a in again if a in readings)
 
 
 def _parse_step(raw: Any, i: int, line: int | None, params: dict[str, Param], pr: _Problems) -> Step | None:
@@ -576,7 +637,10 @@ def _parse_step(raw: Any, i: int, line: int | None, params: dict[str, Param], pr
         if not isinstance(opt, bool):
             pr.add("optional must be true or false", line_of(raw, "optional"))
         step.optional = bool(opt) if isinstance(opt, bool) else False
+        if "expects" in raw:
+            step.expects = _parse_expects(raw["expects"], kind, line_of(raw, "expects"), pr)
         if kind == StepKind.ASK:
+            step.replies, step.again = _parse_replies(raw, step.expects or "free_text", pr)
             mode = raw.get("mode", "dictation")
             if mode not in ("dictation", "command"):
                 pr.add("mode must be dictation or command", line_of(raw, "mode"))
@@ -741,7 +805,7 @@ def _check_flow(script: Script, pr: _Problems) -> None:
             ids[step.id] = step.index
     declared = set(script.params)
     asked: set[str] = set()
-    extras = {"crisis_line_name", "crisis_line_spoken", "crisis_line_number", "crisis_line_text",
+    extras = {"crisis_line_name", "crisis_line_spoken", "crisis_line_number", "crisis_line_text", "crisis_line_reach", "crisis_line_again",
               "emergency_number", "name", "script_title"}
     for step in script.steps:
         if step.kind == StepKind.GOTO and step.target not in ids:

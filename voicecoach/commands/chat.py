@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     config, library = config_and_library()
-    params = {}
+    params: dict[str, object] = {}
     script_id = None
     if args.script:
         script, params = script_and_params(library, args.script, args.sets)

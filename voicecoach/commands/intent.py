@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if args.text:
         lines = [" ".join(args.text)]
     else:
-        lines = (line.rstrip("\n") for line in sys.stdin)
+        lines = [line.rstrip("\n") for line in sys.stdin]
     for line in lines:
         if not line.strip():
             continue

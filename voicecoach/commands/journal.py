@@ -1,4 +1,5 @@
-"""``voicecoach journal``: list, show, export, stats (with a PNG plot) and delete."""
+"""``voicecoach journal``: list, show, export, stats (a terminal chart, or a PNG with matplotlib)
+and delete."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ import argparse
 import csv
 import io
 import json
-import struct
 import sys
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--kind", help="only entries of this kind")
     stats = sub.add_parser("stats", help="sessions per week and the average drop in anxiety")
     stats.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    stats.add_argument("--plot", metavar="FILE.png", type=Path, help="draw the figures to a PNG")
+    stats.add_argument("--plot", metavar="FILE.png", type=Path,
+                       help="draw ratings over time and the change per technique to a PNG "
+                            "(needs matplotlib: the 'plot' extra)")
     delete = sub.add_parser("delete", help="delete one entry, or everything with --all")
     delete.add_argument("id", type=int, nargs="?")
     delete.add_argument(
@@ -193,7 +194,17 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+PLOT_HINT = ("voicecoach: --plot needs matplotlib, which is not installed; "
+             "install it with: pip install 'voicecoach[plot]'")
+SPARKS = "▁▂▃▄▅▆▇█"
+SPARK_SESSIONS = 40
+"""The terminal chart shows at most this many of the latest rated sessions."""
+
+
 def _stats(journal: Any, as_json: bool, plot: Path | None) -> int:
+    if plot is not None and not _have_matplotlib():
+        print(PLOT_HINT, file=sys.stderr)
+        return 1
     stats = journal.stats()
     if plot is not None:
         write_plot(plot, stats)
@@ -205,7 +216,9 @@ def _stats(journal: Any, as_json: bool, plot: Path | None) -> int:
     for week, count in stats["sessions_per_week"].items():
         drop = stats["drop_per_week"].get(week)
         extra = f"   average drop {drop:+.1f}" if drop is not None else ""
-        print(f"  {week}: {count:>3} {'#' * min(count, 40)}{extra}")
+        print(f"  {week}: {count:>3} {'█' * min(count, 40)}{extra}")
+    for line in terminal_chart(stats):
+        print(line)
     if stats["average_drop"] is None:
         print("Average drop in anxiety: no sessions rated before and after yet.")
     else:
@@ -216,6 +229,106 @@ def _stats(journal: Any, as_json: bool, plot: Path | None) -> int:
     if plot is not None:
         print(f"Plot written to {plot}")
     return 0
+
+
+def sparkline(values: list[float], top: float = 10.0) -> str:
+    """Ratings on a 0..top scale as one line of block characters."""
+    out = []
+    for v in values:
+        level = 0 if top <= 0 else round(max(0.0, min(top, v)) / top * (len(SPARKS) - 1))
+        out.append(SPARKS[level])
+    return "".join(out)
+
+
+def terminal_chart(stats: dict[str, Any]) -> list[str]:
+    """Ratings over time as sparklines and the typical change per technique as bars."""
+    lines: list[str] = []
+    ratings = stats.get("ratings") or []
+    if ratings:
+        shown = ratings[-SPARK_SESSIONS:]
+        lines.append(f"Ratings, oldest to newest ({len(shown)} sessions, 0-10):")
+        lines.append(f"  before {sparkline([r['before'] for r in shown])}")
+        lines.append(f"  after  {sparkline([r['after'] for r in shown])}")
+    techniques = stats.get("techniques") or []
+    if techniques:
+        lines.append("Typical change per technique (median drop, before to after):")
+        width = max(len(t["script"]) for t in techniques)
+        for t in techniques:
+            drop = t["typical_drop"]
+            bar = "█" * max(0, min(20, round(drop * 2))) if drop > 0 else ""
+            note = _sessions(t["sessions"]) + (", little to go on" if t["little_to_go_on"] else "")
+            lines.append(f"  {t['script']:<{width}}  {drop:+5.1f} {bar}  ({note})")
+    return lines
+
+
+def _sessions(n: int) -> str:
+    return f"{n} session{'s' if n != 1 else ''}"
+
+
+def _have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_plot(path: Path, stats: dict[str, Any]) -> None:
+    """Two panels into a PNG: each rated session's before and after rating over time, and the
+    typical (median) drop per technique as bars. Written atomically; needs matplotlib."""
+    import os
+    import tempfile
+    from datetime import datetime
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 6), dpi=100, layout="constrained")
+    over_time, per_technique = fig.subplots(2, 1)
+    ratings = stats.get("ratings") or []
+    if ratings:
+        when = [datetime.strptime(r["created"], "%Y-%m-%dT%H:%M:%SZ") for r in ratings]
+        over_time.plot(when, [r["before"] for r in ratings], "o-", color="#c8643c", label="before")
+        over_time.plot(when, [r["after"] for r in ratings], "o-", color="#4a8ac8", label="after")
+        over_time.legend(loc="upper right")
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        locator = AutoDateLocator()
+        over_time.xaxis.set_major_locator(locator)
+        over_time.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    else:
+        over_time.text(0.5, 0.5, "no sessions rated before and after yet", ha="center",
+                       va="center", transform=over_time.transAxes)
+    over_time.set_ylim(-0.5, 10.5)
+    over_time.set_ylabel("rating (0-10)")
+    over_time.set_title("Ratings over time")
+    techniques = stats.get("techniques") or []
+    if techniques:
+        names = [t["script"] for t in techniques]
+        drops = [t["typical_drop"] for t in techniques]
+        bars = per_technique.barh(names, drops, color="#6aa86a")
+        per_technique.bar_label(bars, labels=[_sessions(t["sessions"]) for t in techniques],
+                                padding=3)
+        per_technique.invert_yaxis()
+        per_technique.margins(x=0.2)
+        per_technique.axvline(0, color="#888888", linewidth=1)
+    per_technique.set_xlabel("typical drop, before to after (median)")
+    per_technique.set_title("Change per technique")
+    path = Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".plot-", suffix=".png", dir=str(path.parent or "."))
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png")
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise VoicecoachError(f"{path}: cannot write the plot: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _delete(journal: Any, args: argparse.Namespace) -> int:
@@ -239,100 +352,3 @@ def _delete(journal: Any, args: argparse.Namespace) -> int:
         raise VoicecoachError(f"no journal entry {args.id} (see: voicecoach journal list)")
     print(f"Deleted entry {args.id}.")
     return 0
-
-
-# --- a small PNG writer (no plotting library needed) -----------------------------------------------
-
-
-class _Canvas:
-    def __init__(self, width: int, height: int, bg: tuple[int, int, int] = (255, 255, 255)):
-        self.w, self.h = width, height
-        self.px = bytearray(bytes(bg) * (width * height))
-
-    def set(self, x: int, y: int, color: tuple[int, int, int]) -> None:
-        if 0 <= x < self.w and 0 <= y < self.h:
-            i = (y * self.w + x) * 3
-            self.px[i : i + 3] = bytes(color)
-
-    def rect(self, x0: int, y0: int, x1: int, y1: int, color: tuple[int, int, int]) -> None:
-        for y in range(max(0, min(y0, y1)), min(self.h, max(y0, y1) + 1)):
-            for x in range(max(0, min(x0, x1)), min(self.w, max(x0, x1) + 1)):
-                self.set(x, y, color)
-
-    def line(
-        self, x0: int, y0: int, x1: int, y1: int, color: tuple[int, int, int], width: int = 2
-    ) -> None:
-        steps = max(abs(x1 - x0), abs(y1 - y0), 1)
-        for i in range(steps + 1):
-            x = round(x0 + (x1 - x0) * i / steps)
-            y = round(y0 + (y1 - y0) * i / steps)
-            self.rect(
-                x - width // 2, y - width // 2, x + (width - 1) // 2, y + (width - 1) // 2, color
-            )
-
-    def png(self) -> bytes:
-        raw = b"".join(
-            b"\x00" + bytes(self.px[y * self.w * 3 : (y + 1) * self.w * 3]) for y in range(self.h)
-        )
-
-        def chunk(tag: bytes, data: bytes) -> bytes:
-            body = tag + data
-            return (
-                struct.pack(">I", len(data))
-                + body
-                + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-            )
-
-        header = struct.pack(">IIBBBBB", self.w, self.h, 8, 2, 0, 0, 0)
-        return (
-            b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 9))
-            + chunk(b"IEND", b"")
-        )
-
-
-def write_plot(path: Path, stats: dict[str, Any], width: int = 640, height: int = 320) -> None:
-    """Bars: sessions per week. Line with dots: the average drop in anxiety that week (0-10 scale,
-    the zero line in grey). Written atomically."""
-    import os
-    import tempfile
-
-    canvas = _Canvas(width, height)
-    margin = 24
-    left, right, top, bottom = margin, width - margin, margin, height - margin
-    canvas.rect(left, bottom, right, bottom, (120, 120, 120))
-    canvas.rect(left, top, left, bottom, (120, 120, 120))
-    weeks = sorted(set(stats["sessions_per_week"]) | set(stats["drop_per_week"]))
-    if weeks:
-        most = max(stats["sessions_per_week"].values(), default=1) or 1
-        slot = (right - left) / len(weeks)
-        bar = max(2, int(slot * 0.6))
-        zero = (top + bottom) // 2
-        canvas.rect(left + 1, zero, right, zero, (220, 220, 220))
-        points = []
-        for i, week in enumerate(weeks):
-            cx = int(left + slot * (i + 0.5))
-            count = stats["sessions_per_week"].get(week, 0)
-            bar_h = int((bottom - top - 4) * count / most)
-            if bar_h:
-                canvas.rect(
-                    cx - bar // 2, bottom - bar_h, cx + bar // 2, bottom - 1, (120, 160, 210)
-                )
-            drop = stats["drop_per_week"].get(week)
-            if drop is not None:
-                y = int(zero - max(-10.0, min(10.0, drop)) / 10.0 * (zero - top))
-                points.append((cx, y))
-        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
-            canvas.line(x0, y0, x1, y1, (220, 110, 60), 3)
-        for x, y in points:
-            canvas.rect(x - 3, y - 3, x + 3, y + 3, (200, 80, 40))
-    data = canvas.png()
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".plot-", suffix=".png", dir=str(path.parent or "."))
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VoicecoachError(f"{path}: cannot write the plot: {exc.strerror or exc}") from None

@@ -18,11 +18,17 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="write everything the coach says to this WAV (sample 0 = the start of the input)")
     p.add_argument("--max-seconds", metavar="N", type=float, help="stop when the input clock reaches N seconds")
     p.add_argument("--fast", action="store_true", help="with --input: virtual time, no waiting (and no sound)")
+    p.add_argument("--echo-gain-db", metavar="DB", type=float,
+                   help="with --input: add the coach's played audio to the input at this gain "
+                        "(0 = the played samples unchanged), as a room would")
+    p.add_argument("--echo-delay-ms", metavar="MS", type=float,
+                   help="with --input: the delay of that echo (default 60 ms when --echo-gain-db is given)")
     p.add_argument("--engine", metavar="NAME", help="speech engine: auto, vosk, pocketsphinx, whisper")
     p.add_argument("--mute", action="store_true", help="print what the coach says instead of playing it")
 
 
 def run(args: argparse.Namespace) -> int:
+    from voicecoach.aec import check_room
     from voicecoach.commands._common import config_and_library, make_voice
     from voicecoach.errors import VoicecoachError
     from voicecoach.live import Display, LiveLoop, write_output
@@ -31,6 +37,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.fast and not args.input:
         raise VoicecoachError("--fast needs --input files (a microphone cannot run in virtual time)")
+    room = None
+    if args.echo_gain_db is not None or args.echo_delay_ms is not None:
+        if not args.input:
+            raise VoicecoachError("--echo-gain-db/--echo-delay-ms need --input files (a microphone "
+                                  "in a room already hears the coach)")
+        room = (0.0 if args.echo_gain_db is None else args.echo_gain_db,
+                60.0 if args.echo_delay_ms is None else args.echo_delay_ms)
+        check_room(*room)
     if args.output_wav is not None:
         output_path_ok(args.output_wav)
     config, library = config_and_library()
@@ -58,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         loop = LiveLoop(coach, voice, speech, source, speaker=speaker, display=display,
                         silences={"command": a.command_silence, "request": a.request_silence,
                                   "dictation": a.dictation_silence},
-                        max_utterance=a.max_utterance, wake_phrase=a.wake_phrase)
+                        max_utterance=a.max_utterance, wake_phrase=a.wake_phrase,
+                        echo_cancel=a.echo_cancel, room=room)
         _on_signals(loop)
         display.line(f"voicecoach: {load_disclaimer()}")
         if not args.input:

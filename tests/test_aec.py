@@ -1,0 +1,182 @@
+"""Echo cancellation (voicecoach/aec.py) and the live loop with the coach's echo in the microphone,
+in virtual time: the real canceller, recogniser, intents, coach and voice; a file microphone and a
+simulated room (gain, delay, reverb) that the canceller never sees."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicecoach import aec
+from voicecoach.audio import read_wav, to_asr
+from voicecoach.mic import FileMic, Placement
+
+PERSON = ("flite", "rms")
+"""The person's voice here: not the coach's default espeak voice (nor the benchmark's voices)."""
+
+
+def _speech(seconds: float = 6.0, seed: int = 1) -> np.ndarray:
+    """Speech-like noise: band-limited bursts (syllables) with pauses."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 16000)
+    x = np.convolve(rng.standard_normal(n), np.hanning(9), mode="same")
+    env = np.repeat((rng.random(n // 3200 + 1) > 0.3).astype(float), 3200)[:n]
+    return np.clip(x * env * 3000, -32768, 32767).astype(np.int16)
+
+
+def _ref(x: np.ndarray):
+    def reference(t0: float, n: int) -> np.ndarray:
+        i = int(round(t0 * 16000))
+        out = np.zeros(n, np.int16)
+        a, b = max(0, i), min(len(x), i + n)
+        if b > a:
+            out[a - i : b - i] = x[a:b]
+        return out
+
+    return reference
+
+
+def _through(path_fn, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([path_fn(x[i : i + 480], (i + 480) / 16000) for i in range(0, len(x), 480)])
+
+
+def test_gcc_phat_finds_the_delay():
+    x = _speech(3.0).astype(np.float64)
+    d = int(0.06 * 16000)
+    mic = np.concatenate([np.zeros(d), x[:-d]]) * 0.5
+    k, clarity = aec.estimate_delay(x, mic, 8000)
+    assert abs(k - d) <= 2 and clarity > 8
+
+
+def test_room_echo_at_0_db_is_the_played_samples_delayed():
+    x = _speech(2.0)
+    room = aec.RoomEcho(_ref(x), 0.0, 60.0, reverb=False)
+    mic = _through(room.add, np.zeros(len(x), np.int16))
+    d = int(0.06 * 16000)
+    assert np.array_equal(mic[d:], x[:-d])
+
+
+def test_room_flags_out_of_range_name_the_flag():
+    with pytest.raises(aec.VoicecoachError, match="--echo-gain-db"):
+        aec.check_room(40.0, 60.0)
+    with pytest.raises(aec.VoicecoachError, match="--echo-delay-ms"):
+        aec.check_room(0.0, -5.0)
+
+
+@pytest.mark.parametrize("kind", ["webrtc", "speex", "nlms"])
+def test_each_canceller_takes_the_echo_down_and_finds_the_delay(kind):
+    try:
+        canceller = {"webrtc": aec.WebRtcCanceller, "speex": aec.SpeexCanceller, "nlms": aec.NlmsCanceller}[kind]()
+    except aec.EngineUnavailable as exc:
+        pytest.skip(str(exc))
+    x = _speech(8.0)
+    room = aec.RoomEcho(_ref(x), 0.0, 60.0)
+    mic = _through(room.add, np.zeros(len(x), np.int16))
+    path = aec.EchoPath(_ref(x), canceller)
+    out = _through(path.process, mic)
+    tail = slice(4 * 16000, len(out))
+    erle = 10 * np.log10(np.sum(mic[tail].astype(float) ** 2) / max(1.0, np.sum(out[tail].astype(float) ** 2)))
+    assert erle >= {"webrtc": 20.0, "speex": 6.0, "nlms": 6.0}[kind], erle
+    assert path.delay is not None and abs(path.delay - 0.06) <= 0.003
+
+
+def test_a_missing_canceller_is_said_out_loud(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pywebrtc_audio", None)
+    c, note = aec.make_canceller("auto")
+    assert c is not None and c.name != "webrtc"
+    assert note and "pywebrtc-audio is not installed" in note
+    assert aec.make_canceller("off") == (None, None)
+    with pytest.raises(aec.VoicecoachError, match="echo_cancel"):
+        aec.make_canceller("loud")
+
+
+# --------------------------------------------------------------------------- the loop, with echo
+
+
+def _say(tmp: Path, text: str, db: float) -> np.ndarray:
+    engine, voice = PERSON
+    raw = tmp / f"{text.replace(' ', '_')}.wav"
+    if engine == "flite":
+        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
+    x = to_asr(read_wav(raw)).samples.astype(np.float64)
+    loud = np.flatnonzero(np.abs(x) > 300)
+    x = x[loud[0] : loud[-1] + 1]
+    frames = x[: len(x) // 480 * 480].reshape(-1, 480)
+    peak = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)).max() / 32768)
+    return np.clip(x * 10 ** ((db - peak) / 20), -32768, 32767).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def speech():
+    from voicecoach.asr import load_speech
+    from voicecoach.config import load_config
+
+    return load_speech(load_config(), engine="pocketsphinx")
+
+
+def _loop(placements, speech, room, echo_cancel="auto"):
+    from voicecoach.commands._common import make_voice
+    from voicecoach.config import load_config
+    from voicecoach.live import LiveLoop
+    from voicecoach.scripts import Library
+    from voicecoach.session import make_coach
+
+    config = load_config()
+    voice = make_voice(config, quiet=True)
+    coach = make_coach(config, Library.load(config.home), voice, journal=None, answer_timeout=25, home=False)
+    return LiveLoop(coach, voice, speech, FileMic(placements, realtime=False), room=room, echo_cancel=echo_cancel)
+
+
+needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite is not installed")
+
+
+@needs_flite
+def test_the_coach_hearing_its_own_echo_goes_on_as_without_it(speech):
+    """No one talks: with its echo at 0 dB / 60 ms the coach says over 40 s what it says with
+    no echo (within 10%), and never stops itself."""
+    talked = {}
+    for room in (None, (0.0, 60.0)):
+        loop = _loop([], speech, room)
+        loop.run(loop.coach.begin(0.0, "box-breathing"), max_seconds=40)
+        talked[room] = sum(min(p.end, 40) - p.start for p in loop.player.played if p.start < 40)
+        assert not loop.hushes, loop.display.lines
+    assert abs(talked[(0.0, 60.0)] - talked[None]) <= 0.1 * talked[None], talked
+
+
+@needs_flite
+@pytest.mark.parametrize("gain_db", [-12.0, -6.0])
+def test_stop_over_the_coach_with_its_echo_in_the_room(tmp_path, speech, gain_db):
+    """"stop" said while the coach speaks and its echo (60 ms, reverb) is in the microphone too:
+    the coach falls silent soon after the word, and the session does not go on."""
+    word = _say(tmp_path, "stop", -12.0)
+    at = 5.0
+    loop = _loop([Placement(Path("stop"), at, audio=word)], speech, (gain_db, 60.0))
+    loop.run(loop.coach.begin(0.0, "box-breathing"), max_seconds=at + 6)
+    end = at + len(word) / 16000
+    assert loop.hushes and at - 0.05 <= loop.hushes[0] <= end + 0.4, (loop.hushes, end, loop.display.lines)
+    assert loop.coach.ended and loop.coach.ended[0][1] == "stopped", loop.coach.ended
+
+
+@needs_flite
+@pytest.mark.xfail(reason="target not met yet: echo as loud as the person (see docs/benchmarks.md)", strict=False)
+def test_stop_with_the_person_as_loud_as_the_echo(tmp_path, speech):
+    word = _say(tmp_path, "stop", -12.0)
+    at = 5.0
+    loop = _loop([Placement(Path("stop"), at, audio=word)], speech, (0.0, 60.0))
+    loop.run(loop.coach.begin(0.0, "box-breathing"), max_seconds=at + 6)
+    end = at + len(word) / 16000
+    assert loop.hushes and at - 0.05 <= loop.hushes[0] <= end + 0.4, (loop.hushes, end, loop.display.lines)
+    assert loop.coach.ended and loop.coach.ended[0][1] == "stopped", loop.coach.ended
+
+
+def test_listen_echo_flags_need_input_and_a_sane_range(voicecoach_home):
+    run = [sys.executable, "-m", "voicecoach", "listen", "--echo-gain-db", "0"]
+    out = subprocess.run(run, capture_output=True, text=True)
+    assert out.returncode != 0 and "--input" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run([*run, "--input", "x.wav", "--echo-delay-ms", "-3", "--fast"], capture_output=True, text=True)
+    assert out.returncode != 0 and "--echo-delay-ms" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,419 @@
+"""Acoustic echo cancellation: take the coach's own voice out of the microphone signal.
+
+The loop knows exactly what the speaker played and when (the *far-end reference*). An
+:class:`EchoPath` sits where microphone chunks are read: it estimates the delay between what was
+played and what the microphone hears (GCC-PHAT on the reference), feeds the reference aligned to
+that delay into a canceller, and hands the cleaned signal on to voice activity detection,
+barge-in and recognition. The canceller sees only the reference and the microphone signal.
+
+Cancellers (one interface: ``process(near, far) -> cleaned``, 16 kHz int16, whole 10 ms frames):
+
+- ``webrtc``: WebRTC's AEC3 from the ``pywebrtc-audio`` wheel (the default; it models the echo
+  path, handles double talk, and suppresses the residual).
+- ``speex``: speexdsp's MDF canceller and residual echo suppressor from Debian's ``libspeexdsp``.
+- ``nlms``: a partitioned-block frequency-domain NLMS filter in NumPy (always available; weaker).
+
+``auto`` takes the first that loads and says so when it is not ``webrtc``. :class:`RoomEcho`
+simulates a room for file inputs (``voicecoach listen --echo-gain-db/--echo-delay-ms``): it adds
+the played audio at a gain and delay, with a short reverb, before the echo path, exactly as a
+microphone would pick it up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from voicecoach.errors import EngineUnavailable, VoicecoachError
+
+RATE = 16000
+FRAME = 160
+"""Samples per canceller frame (10 ms)."""
+MAX_DELAY = 0.5
+"""Longest delay between playing a sound and hearing it that is searched for (s)."""
+MARGIN = 0.008
+"""The reference is aligned this much early, so the echo never precedes it (s)."""
+ESTIMATE_EVERY = 0.5
+"""Seconds of microphone audio between delay estimates (while the coach is speaking)."""
+WINDOW = 2.0
+"""Seconds of audio each delay estimate looks at."""
+GATE_DB = -58.0
+"""AEC3 output louder than this (and 12 dB over its floor) is someone talking (dBFS)."""
+HANGOVER = 15
+LOOKBACK = 10
+"""Frames (10 ms) the output runs behind with AEC3, so a word's first sound is kept whole."""
+"""Frames (10 ms) the linear output is kept after the person was last heard."""
+CHOICES = ("auto", "webrtc", "speex", "nlms", "off")
+
+Reference = Callable[[float, int], np.ndarray]
+"""``reference(t0, n)``: the ``n`` samples (16 kHz int16) the speaker played from session time t0."""
+
+
+class Canceller(Protocol):
+    name: str
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray: ...
+
+
+# --------------------------------------------------------------------------- cancellers
+
+
+class WebRtcCanceller:
+    """WebRTC AEC3 (``pywebrtc-audio``)."""
+
+    name = "webrtc"
+    align = False
+
+    def __init__(self) -> None:
+        try:
+            from pywebrtc_audio import EchoCanceller
+        except ImportError:
+            raise EngineUnavailable("pywebrtc-audio is not installed (pip install 'voicecoach[aec]')") from None
+        self._aec = EchoCanceller(sample_rate=RATE, num_channels=1, stream_delay_ms=0)
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        return self._aec.process(near.astype(np.int16, copy=False), far.astype(np.int16, copy=False))
+
+
+class SpeexCanceller:
+    """speexdsp's MDF echo canceller plus its residual echo suppressor (``libspeexdsp``)."""
+
+    name = "speex"
+    _ECHO_SET_SAMPLING_RATE = 24
+    _PRE_SET_DENOISE = 0
+    _PRE_SET_ECHO_STATE = 24
+
+    def __init__(self, tail: float = 0.128, suppress: bool = True) -> None:
+        path = ctypes.util.find_library("speexdsp") or "libspeexdsp.so.1"
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            raise EngineUnavailable("libspeexdsp is not installed (sudo apt install libspeexdsp1)") from None
+        lib.speex_echo_state_init.restype = ctypes.c_void_p
+        lib.speex_echo_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.speex_preprocess_state_init.restype = ctypes.c_void_p
+        lib.speex_preprocess_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.speex_echo_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        lib.speex_preprocess_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        lib.speex_echo_cancellation.argtypes = [ctypes.c_void_p] + [ctypes.c_void_p] * 3
+        lib.speex_preprocess_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        lib.speex_echo_state_destroy.argtypes = [ctypes.c_void_p]
+        lib.speex_preprocess_state_destroy.argtypes = [ctypes.c_void_p]
+        self._lib = lib
+        self.suppress = suppress
+        self._echo = lib.speex_echo_state_init(FRAME, int(tail * RATE))
+        rate = ctypes.c_int(RATE)
+        lib.speex_echo_ctl(self._echo, self._ECHO_SET_SAMPLING_RATE, ctypes.byref(rate))
+        self._pre = lib.speex_preprocess_state_init(FRAME, RATE)
+        off = ctypes.c_int(0)
+        lib.speex_preprocess_ctl(self._pre, self._PRE_SET_DENOISE, ctypes.byref(off))
+        lib.speex_preprocess_ctl(self._pre, self._PRE_SET_ECHO_STATE, ctypes.c_void_p(self._echo))
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        near = np.ascontiguousarray(near, np.int16)
+        far = np.ascontiguousarray(far, np.int16)
+        out = np.zeros_like(near)
+        for i in range(0, len(near) - FRAME + 1, FRAME):
+            rec, play, o = near[i : i + FRAME], far[i : i + FRAME], out[i : i + FRAME]
+            self._lib.speex_echo_cancellation(self._echo, rec.ctypes.data, play.ctypes.data, o.ctypes.data)
+            if self.suppress:
+                self._lib.speex_preprocess_run(self._pre, o.ctypes.data)
+        return out
+
+    def __del__(self) -> None:
+        lib = getattr(self, "_lib", None)
+        if lib is not None:
+            lib.speex_preprocess_state_destroy(self._pre)
+            lib.speex_echo_state_destroy(self._echo)
+
+
+class NlmsCanceller:
+    """Partitioned-block frequency-domain NLMS (overlap-save), with a simple double-talk hold:
+    the filter does not adapt while the residual is much louder than the echo estimate (someone
+    is talking), so the person's words do not train it away."""
+
+    name = "nlms"
+
+    def __init__(self, partitions: int = 12, mu: float = 0.4) -> None:
+        self.p, self.mu = partitions, mu
+        self.w = np.zeros((partitions, FRAME + 1), np.complex128)
+        self.xf = np.zeros((partitions, FRAME + 1), np.complex128)
+        self.last = np.zeros(FRAME)
+        self.power = np.full(FRAME + 1, 1e3)
+        self._pd = self._pe = 1.0
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(near), np.int16)
+        for i in range(0, len(near) - FRAME + 1, FRAME):
+            x = far[i : i + FRAME].astype(np.float64)
+            d = near[i : i + FRAME].astype(np.float64)
+            self.xf = np.roll(self.xf, 1, axis=0)
+            self.xf[0] = np.fft.rfft(np.concatenate([self.last, x]))
+            self.last = x
+            y = np.fft.irfft((self.w * self.xf).sum(axis=0))[FRAME:]
+            e = d - y
+            self.power = 0.9 * self.power + 0.1 * (np.abs(self.xf[0]) ** 2)
+            pd, pe, py = np.mean(d**2), np.mean(e**2), np.mean(y**2)
+            self._pd = 0.95 * self._pd + 0.05 * pd
+            self._pe = 0.95 * self._pe + 0.05 * pe
+            converged = self._pd > 4.0 * self._pe
+            if not converged or pe < 4.0 * py + 1e4:
+                ef = np.fft.rfft(np.concatenate([np.zeros(FRAME), e]))
+                g = self.mu * ef / (self.p * self.power + 1e4)
+                upd = np.fft.irfft(np.conj(self.xf) * g, axis=1)
+                upd[:, FRAME:] = 0.0  # constrained: keep each partition causal and FRAME long
+                self.w += np.fft.rfft(upd, axis=1)
+            out[i : i + FRAME] = np.clip(np.round(e), -32768, 32767).astype(np.int16)
+        return out
+
+
+def linear_canceller() -> Canceller:
+    """speexdsp's MDF filter alone (no suppressor), else the NumPy one."""
+    try:
+        return SpeexCanceller(suppress=False)
+    except EngineUnavailable:
+        return NlmsCanceller()
+
+
+def make_canceller(kind: str = "auto") -> tuple[Canceller | None, str | None]:
+    """The canceller for a config value, and a line for the person when it is not the one asked
+    for (a missing package). ``off`` gives (None, None). Unknown names raise VoicecoachError."""
+    if kind not in CHOICES:
+        raise VoicecoachError(f"audio.echo_cancel: '{kind}' is not one of {', '.join(CHOICES)}")
+    if kind == "off":
+        return None, None
+    makers = {"webrtc": WebRtcCanceller, "speex": SpeexCanceller, "nlms": NlmsCanceller}
+    order = ["webrtc", "speex", "nlms"] if kind == "auto" else [kind, "webrtc", "speex", "nlms"]
+    reasons = []
+    for name in dict.fromkeys(order):
+        try:
+            c = makers[name]()
+        except EngineUnavailable as exc:
+            reasons.append(str(exc))
+            continue
+        note = None
+        if reasons:
+            note = (f"echo cancellation falls back to the weaker '{name}' canceller: {'; '.join(reasons)}. "
+                    "\"Stop\" over the coach is heard less reliably.")
+        return c, note
+    raise EngineUnavailable("no echo canceller could be loaded")  # nlms needs only numpy
+
+
+# --------------------------------------------------------------------------- delay
+
+
+def estimate_delay(ref: np.ndarray, mic: np.ndarray, max_lag: int) -> tuple[int, float]:
+    """GCC-PHAT: the lag (samples, 0..max_lag) by which ``mic`` follows ``ref`` (two windows over
+    the same span of time), and how clear the peak is (peak over the mean correlation
+    magnitude; below about 8 it is noise)."""
+    n = len(ref) + len(mic)
+    nfft = 1 << (n - 1).bit_length()
+    r = np.fft.rfft(mic.astype(np.float64), nfft) * np.conj(np.fft.rfft(ref.astype(np.float64), nfft))
+    f = np.fft.rfftfreq(nfft, 1 / RATE)
+    r[(f < 200) | (f > 4000)] = 0.0  # speech band: hum and hiss carry no timing
+    r /= np.abs(r) + 1e-9
+    cc = np.fft.irfft(r, nfft)[: max_lag + 1]
+    k = int(np.argmax(cc))
+    floor = float(np.mean(np.abs(cc))) + 1e-12
+    return k, float(cc[k] / floor)
+
+
+class _Clock:
+    """The session time of microphone samples, counted: anchored at the least-delayed stamp
+    seen (a stamp is taken when a chunk is read, which may be late when the reader fell
+    behind), and re-anchored only when the stamps stay far ahead for a while (audio dropped)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.offset: float | None = None
+        self._ahead_since: float | None = None
+
+    def advance(self, n: int, stamp: float) -> float:
+        """The session time of the first of the next ``n`` samples."""
+        self.count += n
+        off = stamp - self.count / RATE
+        if self.offset is None or off < self.offset:
+            self.offset, self._ahead_since = off, None
+        elif off - self.offset > 0.3:
+            self._ahead_since = stamp if self._ahead_since is None else self._ahead_since
+            if stamp - self._ahead_since > 2.0:
+                self.offset, self._ahead_since = off, None
+        else:
+            self._ahead_since = None
+        return self.offset + (self.count - n) / RATE
+
+
+# --------------------------------------------------------------------------- the hook
+
+
+class EchoPath:
+    """Cleans microphone chunks with the played audio as the far-end reference.
+
+    ``process(samples, t_end)`` takes the next microphone samples (16 kHz int16) and the session
+    time at their end, and returns the cleaned samples (whole 10 ms frames; a remainder waits
+    for the next call)."""
+
+    def __init__(self, reference: Reference, canceller: Canceller, *, max_delay: float = MAX_DELAY):
+        self.reference = reference
+        self.canceller = canceller
+        self.max_lag = int(max_delay * RATE)
+        self.delay: float | None = None
+        """The delay from speaker to microphone last estimated (s), None until one is clear."""
+        self.estimates: list[float] = []
+        self.align = getattr(canceller, "align", True)
+        self.linear: Canceller | None = linear_canceller() if not self.align else None
+        """For AEC3: a linear canceller (aligned by the estimated delay) whose output is used
+        while the person talks (see _double_talk)."""
+        self._floor = -70.0
+        self._coupling: deque[float] = deque(maxlen=500)
+        self._open = 0
+        self._line: deque[list] = deque([np.zeros(FRAME, np.int16), np.zeros(FRAME, np.int16), False]
+                                        for _ in range(LOOKBACK))
+        """Shift the reference by the estimated delay (the linear cancellers' filters are short;
+        AEC3 finds the delay itself, and a shift would make it start over)."""
+        self._clock = _Clock()
+        self._carry = np.zeros(0, np.int16)
+        self._mic: deque[np.ndarray] = deque()
+        self._mic_n = 0
+        self._since = 0
+        self._votes: deque[int] = deque(maxlen=5)
+
+    @property
+    def name(self) -> str:
+        return self.canceller.name
+
+    def process(self, samples: np.ndarray, t_end: float) -> np.ndarray:
+        if samples.size == 0:
+            return samples
+        t0 = self._clock.advance(len(samples), t_end) - len(self._carry) / RATE
+        x = np.concatenate([self._carry, samples.astype(np.int16, copy=False)])
+        n = len(x) // FRAME * FRAME
+        self._carry = x[n:]
+        x = x[:n]
+        if n == 0:
+            return x
+        self._remember(x, t0 + n / RATE)
+        lag = 0.0 if self.delay is None else max(0.0, self.delay - MARGIN)
+        aligned = self.reference(t0 - lag, n)
+        far = aligned if self.align else self.reference(t0, n)
+        out = self.canceller.process(x, far)
+        if self.linear is None:
+            return out
+        return self._double_talk(out, self.linear.process(x, aligned), x, aligned)
+
+    def _double_talk(self, suppressed: np.ndarray, linear: np.ndarray, mic: np.ndarray,
+                     far: np.ndarray) -> np.ndarray:
+        """AEC3's residual suppressor removes the coach's voice almost entirely, but in double
+        talk it also takes bands of the person's words away (the "s" of "stop"). Where its output
+        shows someone talking (above its own floor), pass the linear canceller's output instead,
+        which keeps the words whole: from LOOKBACK before they are first heard (the output runs
+        that much behind) to HANGOVER after they were last heard."""
+        for i in range(0, len(suppressed), FRAME):
+            a, b = suppressed[i : i + FRAME], linear[i : i + FRAME]
+            db = _rms_db(a)
+            self._floor = min(db, self._floor + 0.05) if db > -90 else self._floor
+            # The microphone far louder than the coach's voice has ever come back: someone
+            # talking, even when AEC3 (with next to no echo to learn from) holds it down.
+            mic_db, far_db = _rms_db(mic[i : i + FRAME]), _rms_db(far[i : i + FRAME])
+            loud = False
+            if far_db > -50.0:
+                if len(self._coupling) >= 50:
+                    loud = mic_db > far_db + float(np.percentile(self._coupling, 90)) + 10.0
+                if not loud:
+                    self._coupling.append(mic_db - far_db)
+            if loud or db > max(GATE_DB, self._floor + 12.0):
+                self._open = HANGOVER
+                for item in self._line:
+                    item[2] = True
+            self._line.append([a, b, self._open > 0])
+            self._open = max(0, self._open - 1)
+        out = []
+        while len(self._line) > LOOKBACK:
+            a, b, use = self._line.popleft()
+            out.append(b if use else a)
+        return np.concatenate(out) if out else np.zeros(0, np.int16)
+
+    def _remember(self, x: np.ndarray, t_end: float) -> None:
+        """Keep the last WINDOW seconds of microphone audio; estimate the delay every
+        ESTIMATE_EVERY seconds while the coach is audible in the reference."""
+        self._mic.append(x)
+        self._mic_n += len(x)
+        need = int(WINDOW * RATE)
+        while self._mic_n - len(self._mic[0]) >= need:
+            self._mic_n -= len(self._mic.popleft())
+        self._since += len(x)
+        if self._since < ESTIMATE_EVERY * RATE or self._mic_n < need:
+            return
+        self._since = 0
+        mic = np.concatenate(list(self._mic))[-need:]
+        ref = self.reference(t_end - need / RATE, need)
+        if _rms_db(ref) < -45.0 or _rms_db(mic) < -60.0:
+            return
+        k, clarity = estimate_delay(ref, mic, self.max_lag)
+        if clarity < 8.0:
+            return
+        self._votes.append(k)
+        # Two agreeing estimates (within 2 ms) move the delay: one unlucky window (the person
+        # talking over the coach) does not.
+        agree = [v for v in self._votes if abs(v - k) <= 32]
+        if len(agree) >= 2 or self.delay is None:
+            self.delay = float(np.median(agree)) / RATE
+            self.estimates.append(self.delay)
+
+
+def _rms_db(x: np.ndarray) -> float:
+    if x.size == 0:
+        return -120.0
+    r = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    return 20.0 * np.log10(r / 32768.0) if r > 0 else -120.0
+
+
+# --------------------------------------------------------------------------- a simulated room
+
+
+def room_impulse(rt60: float = 0.15, length: float = 0.08, seed: int = 7) -> np.ndarray:
+    """A short room: the direct sound, then exponentially decaying diffuse reflections
+    (``rt60`` seconds to fall 60 dB), normalised so the direct path has gain 1."""
+    rng = np.random.default_rng(seed)
+    n = int(length * RATE)
+    t = np.arange(n) / RATE
+    h = rng.standard_normal(n) * 10 ** (-3.0 * t / rt60) * 0.04
+    h[: int(0.003 * RATE)] = 0.0  # first reflections arrive a few ms after the direct sound
+    h[0] = 1.0
+    return h
+
+
+def check_room(gain_db: float, delay_ms: float) -> None:
+    """VoicecoachError naming the flag when a simulated room is out of range."""
+    if not -60.0 <= gain_db <= 20.0:
+        raise VoicecoachError(f"--echo-gain-db: {gain_db:g} is outside -60..20 dB")
+    if not 0.0 <= delay_ms <= 1000.0:
+        raise VoicecoachError(f"--echo-delay-ms: {delay_ms:g} is outside 0..1000 ms")
+
+
+class RoomEcho:
+    """What a microphone in a room hears of the speaker: the played audio, delayed, at a gain
+    (0 dB = the played samples unchanged), through a short reverb, added to the input."""
+
+    def __init__(self, reference: Reference, gain_db: float = 0.0, delay_ms: float = 60.0,
+                 reverb: bool = True):
+        check_room(gain_db, delay_ms)
+        self.reference = reference
+        self.gain = 10 ** (gain_db / 20.0)
+        self.delay = delay_ms / 1000.0
+        self.ir = room_impulse() if reverb else np.ones(1)
+        self._clock = _Clock()
+
+    def add(self, samples: np.ndarray, t_end: float) -> np.ndarray:
+        if samples.size == 0:
+            return samples
+        n, m = len(samples), len(self.ir) - 1
+        t0 = self._clock.advance(n, t_end) - self.delay
+        src = self.reference(t0 - m / RATE, n + m).astype(np.float64)
+        echo = np.convolve(src, self.ir, mode="valid")[:n] * self.gain
+        return np.clip(np.round(samples.astype(np.float64) + echo), -32768, 32767).astype(np.int16)
