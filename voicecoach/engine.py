@@ -23,6 +23,7 @@ from typing import Any
 
 from voicecoach.answers import Expects, read_answer, read_yes_no
 from voicecoach.scripts import REF, TEXT_REF, Script, Step, StepKind
+from voicecoach.tts.delivery import fade_level, fit, settings_for
 from voicecoach.types import Cue
 from voicecoach.voice import VoiceSettings
 
@@ -396,8 +397,10 @@ class Engine:
                 self.volume = max(0.2, self.volume - 0.15)
         return self._flush()
 
-    def settings(self) -> VoiceSettings:
-        return VoiceSettings(self.rate, self.volume, self.script.voice.voice)
+    def settings(self, step: Step | None = None, fade: float = 1.0) -> VoiceSettings:
+        """The delivery of a cue: the script's and the step's ``voice:`` over the running rate
+        and volume."""
+        return settings_for(self.script.voice, step.voice if step is not None else None, self.rate, self.volume, fade)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -437,9 +440,14 @@ class Engine:
         return not ok if cond.negate else ok
 
     def _speak(self, text: str, at: float, phase: str | None = None, max_duration: float | None = None,
-               step: Step | None = None) -> Cue:
-        settings = self.settings()
-        length = max(0.0, float(self.speech_length(text, settings)))
+               step: Step | None = None, fade: float = 1.0) -> Cue:
+        settings = self.settings(step, fade)
+        if max_duration is not None:
+            # A phase cue is spoken a little faster rather than cut at the next beat.
+            settings, length = fit(text, settings, max_duration, self.speech_length)
+        else:
+            length = self.speech_length(text, settings)
+        length = max(0.0, float(length))
         duration = min(length, max_duration) if max_duration is not None else length
         cue = Cue(t=at, duration=duration, text=text, phase=phase,
                   max_duration=max_duration if max_duration is not None and length > max_duration else None,
@@ -461,7 +469,7 @@ class Engine:
             if not text:
                 continue
             if not first:
-                t += SENTENCE_GAP
+                t += SENTENCE_GAP + self.settings(step).sentence_pause
             cue = self._speak(text, t, step=step)
             t = cue.t + cue.duration
             first = False
@@ -610,11 +618,12 @@ class Engine:
         for c in range(start_cycle, cycles):
             self._breath_cycle[step.index] = c
             pace = self.pace
+            fade = fade_level(c / max(1, cycles - 1), step.voice.fade if step.voice is not None else None)
             for spec, seconds in phases:
                 length = seconds * pace
                 yield _Until(t)
                 cue = self._speak(fill(spec.cue, self._values()), t, phase=spec.phase.value,
-                                  max_duration=length, step=step)
+                                  max_duration=length, step=step, fade=fade)
                 if counting:
                     busy_until = cue.t + cue.duration
                     for k in range(1, int(math.floor(length + 1e-9))):
@@ -623,7 +632,8 @@ class Engine:
                             continue  # dropped: it would overlap the cue before it
                         yield _Until(tk)
                         word = COUNT_WORDS[k] if k < len(COUNT_WORDS) else str(k + 1)
-                        cc = self._speak(word, tk, phase=spec.phase.value, max_duration=min(1.0, t + length - tk), step=step)
+                        cc = self._speak(word, tk, phase=spec.phase.value, max_duration=min(1.0, t + length - tk),
+                                         step=step, fade=fade)
                         busy_until = cc.t + cc.duration
                 t += length
         self._breath_cycle.pop(step.index, None)

@@ -136,6 +136,8 @@ class Step:
     """Lines said after an answer, by how it reads (kind, unkind, unsure, no_content...)."""
     again: tuple[str, ...] = ()
     """Readings after which the question is asked once more (after the reply)."""
+    voice: ScriptVoice | None = None
+    """The step's own delivery (``voice:`` on the step), over the script's."""
 
     @property
     def label(self) -> str:
@@ -157,11 +159,17 @@ class Param:
 
 @dataclass(frozen=True)
 class ScriptVoice:
-    """Voice settings a script asks for (multipliers of the configured voice)."""
+    """Voice settings a script (or one step) asks for: multipliers of the configured voice (a
+    step's multiply the script's), and pauses and fades in seconds / fractions."""
 
     rate: float = 1.0
     volume: float = 1.0
     voice: str | None = None
+    pitch: float = 1.0
+    sentence_pause: float | None = None
+    """Extra seconds of silence after each sentence end (None: the script's, else 0)."""
+    fade: float | None = None
+    """A step's volume falls to this fraction by its end (a bedtime session's last minutes)."""
 
 
 @dataclass
@@ -266,7 +274,7 @@ _TOP = {
     "id", "title", "description", "source", "techniques", "intents", "slots", "voice", "params",
     "journal", "bedtime", "steps", "follow_up",
 }
-_COMMON = {"id", "when", "pause"}
+_COMMON = {"id", "when", "pause", "voice"}
 _KEYS: dict[StepKind, set[str]] = {
     StepKind.SAY: set(),
     StepKind.PAUSE: set(),
@@ -368,28 +376,34 @@ def _str_list(value: Any, key: str, data: Any, pr: _Problems) -> list[str]:
     return list(value)
 
 
-def _parse_voice(value: Any, data: Any, pr: _Problems) -> ScriptVoice:
+_VOICE_RANGES = {"rate": (0.3, 2.5), "volume": (0.05, 1.5), "pitch": (0.5, 2.0),
+                 "sentence_pause": (0.0, 5.0), "fade": (0.0, 1.0)}
+
+
+def _parse_voice(value: Any, data: Any, pr: _Problems, where: str = "voice") -> ScriptVoice:
+    keys = ("rate", "volume", "pitch", "sentence_pause", "fade", "voice")
     if value is None:
         return ScriptVoice()
     if not isinstance(value, dict):
-        pr.add("'voice' must be a mapping with rate, volume, voice", line_of(data, "voice"))
+        pr.add(f"'{where}' must be a mapping with {', '.join(keys)}", line_of(data, "voice"))
         return ScriptVoice()
     out: dict[str, Any] = {}
     for key, v in value.items():
         line = line_of(value, key)
-        if key in ("rate", "volume"):
-            lo, hi = (0.3, 2.5) if key == "rate" else (0.05, 1.5)
+        if key in _VOICE_RANGES:
+            lo, hi = _VOICE_RANGES[key]
+            what = "seconds" if key == "sentence_pause" else "a fraction" if key == "fade" else "a multiplier"
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-                pr.add(f"voice.{key} must be a number from {lo} to {hi} (a multiplier)", line)
+                pr.add(f"{where}.{key} must be a number from {lo} to {hi} ({what})", line)
             else:
                 out[key] = float(v)
         elif key == "voice":
             if v is not None and not isinstance(v, str):
-                pr.add("voice.voice must be a voice name", line)
+                pr.add(f"{where}.voice must be a voice name", line)
             else:
                 out[key] = v
         else:
-            pr.add(f"unknown voice setting '{key}' (rate, volume, voice)", line)
+            pr.add(f"unknown voice setting '{key}' ({', '.join(keys)})", line)
     return ScriptVoice(**out)
 
 
@@ -590,6 +604,8 @@ def _parse_step(raw: Any, i: int, line: int | None, params: dict[str, Param], pr
         else:
             step.id = sid
     step.when = _parse_when(raw.get("when"), line_of(raw, "when"), pr)
+    if raw.get("voice") is not None:
+        step.voice = _parse_voice(raw["voice"], raw, pr, where=f"step {i + 1} voice")
     step.pause = _number(raw.get("pause", 0), "pause", line_of(raw, "pause"), params, pr, 0, 3600)
     name = raw.get("as")
     if name is not None and (not isinstance(name, str) or not NAME.match(name)):
