@@ -16,7 +16,8 @@ LAYERS: list[tuple[str, set[str]]] = [
                        "expansions", "matcher", "intents", "answers"}),
     ("audio", {"audio", "vad", "player", "mic", "aec", "devices"}),
     ("speech", {"asr", "voice", "tts"}),
-    ("dialogue", {"scripts", "followup", "engine", "journal", "memory", "coach"}),
+    ("dialogue", {"script_model", "script_fields", "script_parser", "script_text", "scripts", "followup",
+                  "actions", "engine_steps", "engine", "cue_plan", "journal", "memory", "coach"}),
     ("runtime", {"session", "live", "runtime"}),
     ("app", {"cli", "__main__", "commands", "app"}),
 ]

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from voicecoach.config import VoiceConfig
+from voicecoach.cue_plan import fixed_cues, warm
 from voicecoach.engine import Engine, Speak
+from voicecoach.script_parser import cue_warnings
 from voicecoach.scripts import Library, load_script_text
 from voicecoach.tts import festival
 from voicecoach.tts.base import VoiceSettings
-from voicecoach.tts.cues import DiskCues, fixed_cues, warm
-from voicecoach.tts.delivery import MAX_SPEEDUP, cue_warnings, fade_level, fit
+from voicecoach.tts.cues import DiskCues
+from voicecoach.tts.delivery import MAX_SPEEDUP, fade_level, fit
 from voicecoach.tts.espeak import EspeakVoice, find_espeak
 from voicecoach.tts.registry import auto_order, installed_voices, make_voice
 

@@ -205,7 +205,7 @@ class Coach:
         self.engine.volume *= self.base_voice.volume
         self.session_id = None
         if self.journal is not None:
-            self.session_id = self._journal(lambda j: j.begin_session(script.id))
+            self.session_id = self._journal(lambda j: j.begin_session, script.id)
         start = max(now, self._busy_until)
         out += self._handle(self.engine.start(start), now)
         return out
@@ -464,15 +464,16 @@ class Coach:
     def _handle(self, actions: list[Action], now: float, status: str | None = None, quiet: bool = False) -> list[CoachAction]:
         """Keep the journal from engine actions; pass the rest on to the runner."""
         out: list[CoachAction] = []
+        sid = self.session_id
         for a in actions:
             if isinstance(a, Answer):
-                if a.kind and self.session_id is not None:
-                    self._journal(lambda j, sid=self.session_id, a=a: j.record_answer(sid, a.kind, a.name, a.value))
+                if a.kind and sid is not None:
+                    self._journal(lambda j: j.record_answer, sid, a.kind, a.name, a.value)
             elif isinstance(a, Complete):
-                if self.session_id is not None:
-                    self._journal(lambda j, sid=self.session_id, a=a: j.complete_entry(sid, a.kind))
+                if sid is not None:
+                    self._journal(lambda j: j.complete_entry, sid, a.kind)
             elif isinstance(a, Entry):
-                self._journal(lambda j, a=a: j.add_entry(a.kind, a.fields, self.session_id, True))
+                self._journal(lambda j: j.add_entry, a.kind, a.fields, sid, True)
             elif isinstance(a, StartScript):
                 self._queued = (a.script_id, {})
                 self._queued_at = max(now, self.engine.speaking_until if self.engine else now) + 0.5
@@ -491,17 +492,18 @@ class Coach:
     def _end_session(self, status: str) -> None:
         if self.engine is not None:
             self.ended.append((self.engine.script.id, status))
-        if self.session_id is not None:
-            self._journal(lambda j, sid=self.session_id: j.end_session(sid, status))
+        sid = self.session_id
+        if sid is not None:
+            self._journal(lambda j: j.end_session, sid, status)
             self.session_id = None
 
-    def _journal(self, call: Callable[[JournalStore], T]) -> T | None:
-        """One journal call; a failure is reported once and the conversation goes on (every
-        answer given before it is already saved)."""
+    def _journal(self, method: Callable[[JournalStore], Callable[..., T]], *args: Any) -> T | None:
+        """One journal call, ``method(journal)(*args)``; a failure is reported once and the
+        conversation goes on (every answer given before it is already saved)."""
         if self.journal is None:
             return None
         try:
-            return call(self.journal)
+            return method(self.journal)(*args)
         except VoicecoachError as exc:
             if not self._journal_warned:
                 self._journal_warned = True
@@ -510,7 +512,7 @@ class Coach:
             return None
 
     def _recall(self, kind: str, field: str) -> Any:
-        return self._journal(lambda j: j.last_value(kind, field))
+        return self._journal(lambda j: j.last_value, kind, field)
 
     # -- small persistent flags in the data directory --------------------------------------------
 

@@ -82,7 +82,7 @@ class _RawIntents:
         other = _RawIntents()
         other.intents = {
             k: Intent(v.name, v.group, v.script, list(v.templates), [], list(v.slots),
-                      list(v.command_phrases), list(v.examples), v.file, v.line)
+                      list(v.command_phrases), list(v.examples), acts=v.acts, file=v.file, line=v.line)
             for k, v in self.intents.items()
         }
         other.lists = dict(self.lists)

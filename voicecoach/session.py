@@ -77,7 +77,7 @@ def warm_cues(voice: Any, scripts: list[Any]) -> Any:
     """The fixed breathing cues of ``scripts`` into the voice's cache (from the on-disk cue
     cache, or synthesised and stored there), before a session, so none waits on the synthesiser.
     Returns the :class:`voicecoach.tts.cues.DiskCues` (counts, failures)."""
-    from voicecoach.tts.cues import warm
+    from voicecoach.cue_plan import warm
 
     return warm(voice, scripts)
 

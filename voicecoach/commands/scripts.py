@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     problems = validate_files([Path(f) for f in args.files], library)
     for problem in problems:
         print(problem, file=sys.stderr)
+    from voicecoach.script_parser import cue_warnings
     from voicecoach.scripts import load_script_file
-    from voicecoach.tts.delivery import cue_warnings
 
     for f in args.files:
         script, _ = load_script_file(Path(f))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from voicecoach.tts.base import VoiceSettings, estimate_seconds
+from voicecoach.tts.base import VoiceSettings
 
 MAX_SPEEDUP = 1.35
 """At most this much faster than the script's rate to fit a phase cue into its beat; beyond it
@@ -58,31 +58,3 @@ def fit(text: str, settings: VoiceSettings, seconds: float,
     faster = replace(settings, rate=round(settings.rate * factor, 4))
     m = length(text, faster)
     return (faster, m) if m < n else (settings, n)
-
-
-def cue_warnings(script: Any, wpm: float = 160.0) -> list[tuple[int | None, str]]:
-    """(line, message) for each breathing cue likely longer than its phase, even spoken
-    MAX_SPEEDUP times faster: it would be cut at the next beat. Estimated at ``wpm`` times the
-    script's rate; a phase length taken from a parameter uses its default."""
-    from voicecoach.scripts import REF, StepKind
-
-    out: list[tuple[int | None, str]] = []
-    params = {n: p.default for n, p in getattr(script, "params", {}).items()}
-    rate = float(getattr(script.voice, "rate", 1.0))
-    for step in script.steps:
-        if step.kind != StepKind.BREATHE:
-            continue
-        step_rate = rate * (step.voice.rate if getattr(step, "voice", None) is not None else 1.0)
-        for spec in step.phases:
-            seconds = spec.seconds
-            if isinstance(seconds, str):
-                m = REF.match(seconds)
-                seconds = params.get(m.group(1)) if m else None
-            if not isinstance(seconds, (int, float)):
-                continue
-            text = spec.cue
-            need = estimate_seconds(text, wpm * step_rate * MAX_SPEEDUP)
-            if need > seconds:
-                out.append((step.line, f"cue {text!r} likely takes {need:.1f} s, longer than its "
-                                       f"{seconds:g} s {spec.phase.value} phase even spoken faster; use fewer words"))
-    return out

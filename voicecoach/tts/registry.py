@@ -39,15 +39,15 @@ def why_unavailable(engine: str, home: Path | None = None) -> str | None:
     """None when ``engine`` looks installed (without starting it), else one line saying what is
     missing and how to install it."""
     if engine == "festival":
-        from voicecoach.tts import festival
+        import voicecoach.tts.festival as festival
 
         return festival.available()
     if engine == "piper":
-        from voicecoach.tts import piper_voice
+        import voicecoach.tts.piper_voice as piper_voice
 
         return piper_voice.available(piper_dirs(home))
     if engine == "pyttsx3":
-        from voicecoach.tts import pyttsx3_voice
+        import voicecoach.tts.pyttsx3_voice as pyttsx3_voice
 
         return pyttsx3_voice.available()
     if engine == "espeak":
