@@ -81,6 +81,11 @@ class Voice(Protocol):
     name: str
     fallback_reason: str | None
 
+    @property
+    def voice_name(self) -> str:
+        """The engine's own name for the voice in use ("cmu_us_slt_arctic_hts", "en-us")."""
+        ...
+
     def synthesize(self, text: str, settings: VoiceSettings = DEFAULT_SETTINGS) -> AudioChunk: ...
 
     def close(self) -> None: ...

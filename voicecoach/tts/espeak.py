@@ -28,9 +28,10 @@ class EspeakVoice(CachedVoice):
     def __init__(self, wpm: int = 160, volume: float = 1.0, voice: str | None = None,
                  binary: str | None = None, timeout: float = 10.0, cache_size: int = 512):
         super().__init__(wpm, volume, voice, cache_size)
-        self.binary = binary or find_espeak()
-        if not self.binary:
+        found = binary or find_espeak()
+        if not found:
             raise EngineUnavailable(f"espeak-ng is not installed ({INSTALL_HINT})")
+        self.binary: str = found
         self.timeout = timeout
         self._bad_voices: set[str] = set()
 

@@ -74,9 +74,10 @@ class FestivalVoice(CachedVoice):
     def __init__(self, wpm: int = 160, volume: float = 1.0, voice: str | None = None,
                  binary: str | None = None, timeout: float = 10.0, cache_size: int = 512):
         super().__init__(wpm, volume, voice, cache_size)
-        self.binary = binary or find_festival()
-        if not self.binary:
+        found = binary or find_festival()
+        if not found:
             raise EngineUnavailable(f"Festival is not installed ({INSTALL_HINT})")
+        self.binary: str = found
         voices = list_voices()
         if not voices:
             raise EngineUnavailable(f"no Festival voice is installed ({INSTALL_HINT})")
@@ -105,7 +106,7 @@ class FestivalVoice(CachedVoice):
         except OSError as exc:
             raise EngineUnavailable(f"cannot run {self.binary}: {exc.strerror or exc}") from None
         self._proc = proc
-        self._lines = lines = queue.Queue()
+        self._lines = lines = queue.Queue[str | None]()
         threading.Thread(target=_pump, args=(proc, lines), name="voicecoach-festival", daemon=True).start()
         setup = f"(voice_{self.festival_voice})\n"
         if self.hts:

@@ -171,7 +171,7 @@ class _Pyttsx3Worker:
         module = getattr(getattr(engine, "proxy", None), "_module", None)
         if module is not None and hasattr(module, "buildDriver"):
             # The espeak driver prints "Audio saved to ..." for every file; keep stdout clean.
-            module.print = _quiet  # type: ignore[attr-defined]
+            module.print = _quiet
         engine.setProperty("volume", 1.0)  # volume is applied to the samples instead
         self.synchronize = None
         if getattr(module, "__name__", "") == "pyttsx3.drivers.espeak":
