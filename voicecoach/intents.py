@@ -32,6 +32,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from voicecoach import crisis as crisis_mod
+from voicecoach import crisis_model
 from voicecoach.errors import LocatedError
 from voicecoach.normalize import CONTRACTIONS, normalize
 from voicecoach.numbers import parse_minutes, parse_number
@@ -445,6 +446,8 @@ class IntentMatcher:
             self._slot_rx[lst.name] = pats
         self.use_semantic = True
         """Set False to match on templates and keywords only (as without the semantic extra)."""
+        self.use_crisis_model = True
+        """Set False to leave the learned crisis layer out (it needs the semantic layer too)."""
         self._semantic: _Semantic | None = None
         self._semantic_tried = False
 
@@ -654,6 +657,18 @@ class IntentMatcher:
         if screen.ask_directly:
             slots = {"ask_directly": True, "category": screen.category, "matched": screen.matched}
             return IntentMatch("crisis_check", 0.9, slots, best="crisis_check", text=text)
+        if (vec is not None and self.use_crisis_model and not expecting_answer
+                and len(clean.split()) >= crisis_model.MIN_WORDS):
+            # the learned layer (voicecoach/crisis_model.py): new words for a crisis, whatever
+            # intent the sentence resembles; it only adds a flag. An answer is read in the context
+            # of its question (voicecoach/answers.py), so the layer leaves answers alone.
+            decision, p = crisis_model.default_model().assess(self.crisis_screen, text, vec)
+            if decision is not None:
+                slots = {"category": "learned", "matched": f"p={p:.2f}"}
+                if decision == "crisis":
+                    return IntentMatch("crisis", 1.0, slots, best="crisis", crisis=True, text=text)
+                slots["ask_directly"] = True
+                return IntentMatch("crisis_check", round(p, 3), slots, best="crisis_check", text=text)
         if not scored:
             return IntentMatch(None, 0.0, {}, best=None, text=text)
         if vec is not None and scored[0].score < self.threshold:
