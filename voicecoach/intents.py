@@ -658,10 +658,12 @@ class IntentMatcher:
             slots = {"ask_directly": True, "category": screen.category, "matched": screen.matched}
             return IntentMatch("crisis_check", 0.9, slots, best="crisis_check", text=text)
         if (vec is not None and self.use_crisis_model and not expecting_answer
-                and len(clean.split()) >= crisis_model.MIN_WORDS):
+                and len(clean.split()) >= crisis_model.MIN_WORDS
+                and not (scored and scored[0].template >= NEAR_EXACT)):
             # the learned layer (voicecoach/crisis_model.py): new words for a crisis, whatever
             # intent the sentence resembles; it only adds a flag. An answer is read in the context
-            # of its question (voicecoach/answers.py), so the layer leaves answers alone.
+            # of its question (voicecoach/answers.py), and an utterance that is nearly a template
+            # is that request, so the layer leaves both alone.
             decision, p = crisis_model.default_model().assess(self.crisis_screen, text, vec)
             if decision is not None:
                 slots = {"category": "learned", "matched": f"p={p:.2f}"}
