@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "voicecoach"
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "types", "yamlio", "config", "numbers", "normalize", "models", "progress"}),
     ("understanding", {"templates", "crisis", "crisis_lines", "patterns", "scoring", "embed", "semantic",
-                       "expansions", "matcher", "intents", "answers"}),
+                       "crisis_model", "expansions", "matcher", "intents", "answers"}),
     ("audio", {"audio", "vad", "player", "mic", "aec", "devices"}),
     ("speech", {"asr", "voice", "tts"}),
     ("dialogue", {"script_model", "script_fields", "script_parser", "script_text", "scripts", "followup",

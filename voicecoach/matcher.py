@@ -13,11 +13,13 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from voicecoach import crisis as crisis_mod
+from voicecoach import crisis_model
 from voicecoach.expansions import cached_expansions
 from voicecoach.normalize import normalize
 from voicecoach.numbers import parse_minutes, parse_number
 from voicecoach.scoring import (
     CRISIS_CHECK_SIMILARITY,
+    NEAR_EXACT,
     Scored,
     calibrate,
     combine,
@@ -101,6 +103,8 @@ class IntentMatcher:
             self._slot_rx[lst.name] = pats
         self.use_semantic = True
         """Set False to match on templates and keywords only (as without the semantic extra)."""
+        self.use_crisis_model = True
+        """Set False to leave the learned crisis layer out (it needs the semantic layer too)."""
         self._semantic: Semantic | None = None
         self._semantic_tried = False
 
@@ -238,6 +242,20 @@ class IntentMatcher:
         if screen.ask_directly:
             slots = {"ask_directly": True, "category": screen.category, "matched": screen.matched}
             return IntentMatch("crisis_check", 0.9, slots, best="crisis_check", text=text)
+        if (vec is not None and self.use_crisis_model and not expecting_answer
+                and len(clean.split()) >= crisis_model.MIN_WORDS
+                and not (scored and scored[0].template >= NEAR_EXACT)):
+            # the learned layer (voicecoach/crisis_model.py): new words for a crisis, whatever
+            # intent the sentence resembles; it only adds a flag. An answer is read in the context
+            # of its question (voicecoach/answers.py), and an utterance that is nearly a template
+            # is that request, so the layer leaves both alone.
+            decision, p = crisis_model.default_model().assess(self.crisis_screen, text, vec)
+            if decision is not None:
+                slots = {"category": "learned", "matched": f"p={p:.2f}"}
+                if decision == "crisis":
+                    return IntentMatch("crisis", 1.0, slots, best="crisis", crisis=True, text=text)
+                slots["ask_directly"] = True
+                return IntentMatch("crisis_check", round(p, 3), slots, best="crisis_check", text=text)
         if not scored:
             return IntentMatch(None, 0.0, {}, best=None, text=text)
         if vec is not None and scored[0].score < self.threshold:
