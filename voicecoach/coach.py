@@ -101,6 +101,9 @@ class Coach:
         self.home = home
         self.base_voice = base_voice or VoiceSettings()
         self.engine: Engine | None = None
+        self.script_defaults: dict[str, Any] = {}
+        """Parameter values every script started gets where it has that parameter (the demo's
+        short sessions); parameters given to :meth:`start_script` win."""
         self.controls = matcher.acting("control") if matcher is not None else frozenset()
         """Intents that steer a running session (declared in intents.yaml: ``acts: [control]``)."""
         self.session_id: int | None = None
@@ -193,6 +196,7 @@ class Coach:
         if self.engine is not None:
             out += self._handle(self.engine.control(now, "stop"), now)
         script = self.library.get(script_id)
+        params = {**{k: v for k, v in self.script_defaults.items() if k in script.params}, **(params or {})}
         extras = {"script_title": script.title}
         if script.id == CRISIS_SCRIPT:
             from voicecoach.crisis_lines import script_values
