@@ -247,11 +247,15 @@ def grid(rig: Rig, tries: int, tmp: Path) -> tuple[list[str], dict]:
     for kind in ("webrtc", "off"):
         for esr in ESRS:
             for d in DELAYS:
-                gain = esr + PERSON_DB - level0
+                # The person at PERSON_DB; where that would push the echo past 0 dB gain (and
+                # the microphone into clipping), the echo stays at 0 dB and the person is softer.
+                gain = min(esr + PERSON_DB - level0, 0.0)
+                person = level0 + gain - esr
                 ok = 0
                 lat = []
                 for i in range(tries):
-                    r = barge(rig, kind, gain, d, stops[i % len(stops)], 2.0 + 0.37 * (i % 7))
+                    word = np.round(stops[i % len(stops)] * 10 ** ((person - PERSON_DB) / 20)).astype(np.int16)
+                    r = barge(rig, kind, gain, d, word, 2.0 + 0.37 * (i % 7))
                     ok += r["ok"]
                     if r["delay"] is not None:
                         lat.append(r["delay"])
@@ -259,7 +263,8 @@ def grid(rig: Rig, tries: int, tmp: Path) -> tuple[list[str], dict]:
                 results[(kind, esr, d)] = (ok, e, float(np.median(lat)) if lat else None)
                 print(kind, esr, d, results[(kind, esr, d)], flush=True)
     lines = [f"Echo at the microphone with `--echo-gain-db 0`: {level0:.1f} dBFS (loudest 30 ms), so "
-             f"the person at {PERSON_DB:.0f} dBFS is {level0 - PERSON_DB:+.1f} dB below it (ESR).", "",
+             f"the person at {PERSON_DB:.0f} dBFS is {level0 - PERSON_DB:+.1f} dB below it (ESR). Positive "
+             "ESRs keep the echo at 0 dB gain and make the person softer (a louder echo would clip).", "",
              "| ESR (dB) | delay (ms) | ERLE (dB) | barge-in with AEC | without | median end of word → silence, with AEC |",
              "|---|---|---|---|---|---|"]
     for esr in ESRS:
