@@ -175,8 +175,6 @@ def test_stop_over_the_coach_with_its_echo_in_the_room(tmp_path, speech, gain_db
 
 
 @needs_flite
-@pytest.mark.xfail(strict=True, reason="target not met: stop 2-4 s into the first sentence with the echo as "
-                   "loud as the person succeeds 4/10 (scripts/bench_echo.py, ESR 0 dB, 60 ms; docs/benchmarks.md)")
 def test_stop_early_in_the_first_sentence_with_the_echo_as_loud(tmp_path, speech):
     """The hard moment: 2.4 s into the coach's first sentence, the canceller barely started."""
     word = _say(tmp_path, "stop", -12.0)

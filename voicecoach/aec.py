@@ -59,6 +59,11 @@ cancel), while the person's voice, even 12 dB below the echo, loses far less."""
 HITS = 3
 """Frames (10 ms) in a row AEC3 must keep that much before the linear output is passed."""
 HANGOVER = 15
+SPLIT_HZ = 3000.0
+"""In double talk the person's words are passed as AEC3's output below this frequency (the
+coach's echo gone, the person's vowels kept) plus the linear canceller's output above it (where
+AEC3's suppressor takes the person's "s" and "t", and little of the coach's echo is left)."""
+SPLIT_TAPS = 63
 LOOKBACK = 10
 """Frames (10 ms) the output runs behind with AEC3, so a word's first sound is kept whole."""
 """Frames (10 ms) the linear output is kept after the person was last heard."""
@@ -291,6 +296,9 @@ class EchoPath:
         self._coupling: deque[float] = deque(maxlen=500)
         self._open = 0
         self._hits = 0
+        self._high = _highpass(SPLIT_HZ, SPLIT_TAPS)
+        self._lin_tail = np.zeros(SPLIT_TAPS - 1)
+        self._sup_tail = np.zeros((SPLIT_TAPS - 1) // 2)
         self._line: deque[list] = deque([np.zeros(FRAME, np.int16), np.zeros(FRAME, np.int16), False]
                                         for _ in range(LOOKBACK))
         self._clock = _Clock()
@@ -357,9 +365,10 @@ class EchoPath:
         shows someone talking (above its own floor), pass the linear canceller's output instead,
         which keeps the words whole: from LOOKBACK before they are first heard (the output runs
         that much behind) to HANGOVER after they were last heard."""
+        late, both = self._split(suppressed, linear)
         for i in range(0, len(suppressed), FRAME):
-            a, b = suppressed[i : i + FRAME], linear[i : i + FRAME]
-            db = _rms_db(a)
+            a, b = late[i : i + FRAME], both[i : i + FRAME]
+            db = _rms_db(suppressed[i : i + FRAME])
             self._floor = min(db, self._floor + 0.05) if db > -90 else self._floor
             # The microphone far louder than the coach's voice has ever come back: someone
             # talking, even when AEC3 (with next to no echo to learn from) holds it down.
@@ -383,6 +392,17 @@ class EchoPath:
             a, b, use = self._line.popleft()
             out.append(b if use else a)
         return np.concatenate(out) if out else np.zeros(0, np.int16)
+
+    def _split(self, suppressed: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """AEC3's output delayed by the high-pass filter's group delay (31 samples), and that
+        plus the linear output above SPLIT_HZ (a linear-phase FIR high-pass)."""
+        lin = np.concatenate([self._lin_tail, linear.astype(np.float64)])
+        self._lin_tail = lin[len(lin) - (SPLIT_TAPS - 1):]
+        high = np.convolve(lin, self._high, mode="valid")
+        sup = np.concatenate([self._sup_tail, suppressed.astype(np.float64)])
+        self._sup_tail = sup[len(sup) - len(self._sup_tail):]
+        low = sup[: len(suppressed)]
+        return low.astype(np.int16), np.clip(np.round(low + high), -32768, 32767).astype(np.int16)
 
     def _remember(self, x: np.ndarray, t_end: float) -> bool:
         """Keep the last WINDOW seconds of microphone audio; estimate the delay every
@@ -418,6 +438,16 @@ class EchoPath:
             self.estimates.append(self.delay)
             return old is None or abs(self.delay - old) > 0.002
         return False
+
+
+def _highpass(hz: float, taps: int) -> np.ndarray:
+    """A linear-phase FIR high-pass (windowed sinc), ``taps`` long (odd), cut-off ``hz``."""
+    n = np.arange(taps) - (taps - 1) / 2
+    low = np.sinc(2 * hz / RATE * n) * np.hamming(taps)
+    low /= low.sum()
+    h = -low
+    h[(taps - 1) // 2] += 1.0
+    return h
 
 
 def _rms_db(x: np.ndarray) -> float:
