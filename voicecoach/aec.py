@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -455,6 +456,48 @@ def _rms_db(x: np.ndarray) -> float:
         return -120.0
     r = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
     return 20.0 * np.log10(r / 32768.0) if r > 0 else -120.0
+
+
+# --------------------------------------------------------------------------- what was played
+
+
+class PlayedReference:
+    """The reference from what a speaker's stream actually sent out (its ``tap``: monotonic
+    time at the speaker, chunk, first sample, count at the stream's ``rate``), on the session
+    clock ``clock`` (which runs with ``time.monotonic``). A busy machine makes the output
+    callback late now and then; each time, everything after it plays later than the cue was
+    started, and the delay a canceller must follow would keep growing. ``to_16k(chunk)`` gives
+    a chunk's samples at 16 kHz. Falls back to ``fallback`` when nothing is in the tap."""
+
+    def __init__(self, speaker, clock: Callable[[], float], to_16k: Callable, fallback: Reference):
+        self.speaker = speaker
+        self.clock = clock
+        self.to_16k = to_16k
+        self.fallback = fallback
+
+    def __call__(self, t0: float, n: int) -> np.ndarray:
+        tap = list(self.speaker.tap)
+        rate = getattr(self.speaker, "rate", 0)
+        if not tap or not rate:
+            return self.fallback(t0, n)
+        shift = time.monotonic() - self.clock()
+        out = np.zeros(n, np.int32)
+        t1 = t0 + n / RATE
+        for t, chunk, pos, count in reversed(tap):
+            start = t - shift
+            if start + count / rate <= t0:
+                break
+            if start >= t1:
+                continue
+            x = self.to_16k(chunk)
+            i = int(round(pos * RATE / rate))
+            m = int(round(count * RATE / rate))
+            at = int(round((start - t0) * RATE))
+            a, b = max(0, at), min(n, at + m)
+            if b > a:
+                seg = x[i + a - at : i + b - at]
+                out[a : a + len(seg)] += seg
+        return np.clip(out, -32768, 32767).astype(np.int16)
 
 
 # --------------------------------------------------------------------------- a simulated room

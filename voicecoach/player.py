@@ -382,8 +382,14 @@ class SoundDevicePlayer(_Timeline):
         self._latency_setting = latency
         self._blocksize = blocksize
         self._buf: np.ndarray | None = None
+        self._chunk: AudioChunk | None = None
         self._pos = 0
         self._buf_lock = threading.Lock()
+        self.tap: deque[tuple[float, AudioChunk, int, int]] = deque(maxlen=4000)
+        """What the stream actually sent out: (``time.monotonic()`` at which it reaches the
+        speaker, the chunk, first sample, count; samples at ``rate``), one entry per callback.
+        A late callback (an underflow) shifts what follows; the echo canceller's reference is
+        built from this, not from when a cue was started."""
         self._stream = None
         self._fault: str | None = None
         self._closing = False
@@ -451,9 +457,16 @@ class SoundDevicePlayer(_Timeline):
 
     # -- the audio thread
 
-    def _callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002
+    def _callback(self, outdata, frames, time_info, status) -> None:
         if status.output_underflow:
             self.underflows += 1
+        ahead = self.latency
+        try:
+            dac, cur = float(time_info.outputBufferDacTime), float(time_info.currentTime)
+            if dac > 0.0 and cur > 0.0 and 0.0 <= dac - cur < 1.0:
+                ahead = dac - cur
+        except (AttributeError, TypeError):
+            pass
         with self._buf_lock:
             buf, pos = self._buf, self._pos
             n = 0
@@ -461,6 +474,8 @@ class SoundDevicePlayer(_Timeline):
                 n = min(frames, len(buf) - pos)
                 outdata[:n] = buf[pos : pos + n, None]
                 self._pos = pos + n
+                if self._chunk is not None and n > 0:
+                    self.tap.append((time.monotonic() + ahead, self._chunk, pos, n))
                 if self._pos >= len(buf):
                     self._buf = None
         if n < frames:
@@ -478,6 +493,7 @@ class SoundDevicePlayer(_Timeline):
         x = self._prepare(chunk)
         with self._buf_lock:
             self._buf = x if len(x) else None
+            self._chunk = chunk
             self._pos = 0
         self._begin(len(x) / self.rate, text, self.latency)
 
