@@ -190,3 +190,28 @@ def test_listen_echo_flags_need_input_and_a_sane_range(voicecoach_home):
     assert out.returncode != 0 and "--input" in out.stderr and "Traceback" not in out.stderr
     out = subprocess.run([*run, "--input", "x.wav", "--echo-delay-ms", "-3", "--fast"], capture_output=True, text=True)
     assert out.returncode != 0 and "--echo-delay-ms" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_reference_is_what_the_stream_sent_out_when_it_did():
+    """A late output callback (a gap at the speaker) moves everything after it later; the
+    reference follows what the stream actually sent, not when the cue started."""
+    from voicecoach.types import AudioChunk
+
+    x = _speech(1.0)
+    chunk = AudioChunk(16000, x)
+
+    class Speaker:
+        rate = 48000
+        tap: list = []
+
+    import time as _time
+
+    shift = 1000.0  # monotonic time minus session time
+    # 0.25 s of the chunk from session time 5.0, then a 0.1 s gap, then the rest.
+    Speaker.tap = [(5.0 + shift, chunk, 0, 12000), (5.35 + shift, chunk, 12000, 36000)]
+    ref = aec.PlayedReference(Speaker(), lambda: _time.monotonic() - shift, lambda c: c.samples,
+                              lambda t0, n: np.zeros(n, np.int16))
+    got = ref(5.0, int(1.1 * 16000))
+    assert np.array_equal(got[:4000], x[:4000])
+    assert not got[4000:5600].any()
+    assert np.array_equal(got[5600:5600 + 12000], x[4000:16000])
