@@ -3,8 +3,10 @@
 The loop knows exactly what the speaker played and when (the *far-end reference*). An
 :class:`EchoPath` sits where microphone chunks are read: it estimates the delay between what was
 played and what the microphone hears (GCC-PHAT on the reference), feeds the reference aligned to
-that delay into a canceller, and hands the cleaned signal on to voice activity detection,
-barge-in and recognition. The canceller sees only the reference and the microphone signal.
+that delay into a canceller (restarted and warmed on the audio already heard when the delay is
+found), and hands the cleaned signal on to voice activity detection, barge-in and recognition.
+The canceller sees only the reference and the microphone signal. With a real speaker the
+reference is what its stream actually sent out, and when (:class:`PlayedReference`).
 
 Cancellers (one interface: ``process(near, far) -> cleaned``, 16 kHz int16, whole 10 ms frames):
 
@@ -288,8 +290,8 @@ class EchoPath:
         self.estimates: list[float] = []
         self.linear: Canceller | None = (linear_canceller() if getattr(canceller, "suppresses", False)
                                          else None)
-        """For AEC3: a linear canceller whose output is used while the person talks (see
-        _double_talk). Both see the reference shifted by the estimated delay; until a delay is
+        """For AEC3: a linear canceller whose output above SPLIT_HZ is used while the person
+        talks (see _double_talk). Both see the reference shifted by the estimated delay; until a delay is
         found, unshifted. When it is found (or moves), both start afresh, warmed on the last
         HISTORY seconds with the new alignment: AEC3 aligned this way takes out over 35 dB of
         the echo within a second, where on its own it needs three or more."""
@@ -362,8 +364,9 @@ class EchoPath:
     def _double_talk(self, suppressed: np.ndarray, linear: np.ndarray, mic: np.ndarray,
                      far: np.ndarray) -> np.ndarray:
         """AEC3's residual suppressor removes the coach's voice almost entirely, but in double
-        talk it also takes bands of the person's words away (the "s" of "stop"). Where its output
-        shows someone talking (above its own floor), pass the linear canceller's output instead,
+        talk it also takes bands of the person's words away (the "s" of "stop"), and the linear
+        canceller alone leaves too much of the coach's voice for recognition. Where AEC3's output
+        shows someone talking, pass its output below SPLIT_HZ plus the linear output above it,
         which keeps the words whole: from LOOKBACK before they are first heard (the output runs
         that much behind) to HANGOVER after they were last heard."""
         late, both = self._split(suppressed, linear)
