@@ -181,7 +181,7 @@ class NlmsCanceller:
             y = np.fft.irfft((self.w * self.xf).sum(axis=0))[FRAME:]
             e = d - y
             self.power = 0.9 * self.power + 0.1 * (np.abs(self.xf[0]) ** 2)
-            pd, pe, py = np.mean(d**2), np.mean(e**2), np.mean(y**2)
+            pd, pe, py = float(np.mean(d**2)), float(np.mean(e**2)), float(np.mean(y**2))
             self._pd = 0.95 * self._pd + 0.05 * pd
             self._pe = 0.95 * self._pe + 0.05 * pe
             converged = self._pd > 4.0 * self._pe
