@@ -277,15 +277,18 @@ def grid(rig: Rig, tries: int, tmp: Path) -> tuple[list[str], dict]:
 
 
 def false_barge(rig: Rig, kind: str, minutes: float) -> tuple[float, int, int]:
-    """Coach talking with its echo (0 dB, 60 ms) and no one else: seconds of coach speech, times
+    """Coach talking with its echo (0 dB, delays 20-200 ms) and no one else: seconds of coach speech, times
     it stopped itself, utterances acted on (not ignored as its own voice)."""
     talk, false, acted = 0.0, 0, 0
-    for script in ("box-breathing", "bedtime", "grounding-54321", "body-scan"):
+    scripts = ("box-breathing", "bedtime", "grounding-54321", "body-scan")
+    for k in range(40):
         if talk >= minutes * 60:
             break
-        loop = rig.loop([], kind, (0.0, 60.0))
+        # Each round of the scripts at the next delay (a repeat at the same one would be the
+        # same run: virtual time is deterministic).
+        loop = rig.loop([], kind, (0.0, float(DELAYS[(k // len(scripts)) % len(DELAYS)])))
         try:
-            first = loop.coach.begin(0.0, script)
+            first = loop.coach.begin(0.0, scripts[k % len(scripts)])
         except Exception:  # noqa: BLE001 - a script id this version does not have
             continue
         loop.run(first, max_seconds=300)
@@ -355,7 +358,8 @@ def main() -> int:
              "no test uses; success = silence ≥ 300 ms from within 400 ms of the end of the word, "
              "acknowledgement < 2 s, session stopped.", ""]
     tail = ["", "![barge-in success and ERLE over ESR](echo.png)", "",
-            "False barge-ins (the coach talking, its echo at 0 dB / 60 ms, no one else):", "",
+            "False barge-ins (the coach talking, its echo at 0 dB with 20, 60, 120 and 200 ms delays in turn, "
+            "no one else):", "",
             "| | coach talking | stopped itself | per 10 min | utterances acted on |", "|---|---|---|---|---|"]
     for k, (talk, false, acted) in fb.items():
         tail.append(f"| {'AEC (webrtc)' if k == 'webrtc' else 'no AEC'} | {talk / 60:.1f} min | {false} | "

@@ -119,7 +119,7 @@ def test_the_coach_answers_in_a_room_ignores_its_echo_and_stops(room, tmp_path, 
         assert wait_for(lines, "listening", 60), text(lines)
         time.sleep(0.5)
         subprocess.run(["paplay", "-d", mic, str(request)], env=env, check=True)
-        assert wait_for(lines, "coach:", 5), text(lines)
+        assert wait_for(lines, "coach:", 15, line_start=True), text(lines)
         time.sleep(2.5)  # well inside the coach's first sentence
         stop_wall = time.monotonic()
         subprocess.run(["paplay", "-d", mic, str(stop)], env=env, check=True)
@@ -143,7 +143,7 @@ def test_the_coach_answers_in_a_room_ignores_its_echo_and_stops(room, tmp_path, 
     assert "coach: Let's breathe together" in out, out
     assert "session stopped" in out, out
     # Everything heard while the coach spoke was the person's, or marked as its own voice.
-    first_coach = next(t for t, ln in lines if "coach:" in ln)
+    first_coach = next(t for t, ln in lines if ln.startswith("coach:"))
     for t, ln in lines:
         if t >= first_coach and ln.startswith("heard:") and "my own voice" not in ln:
             said = ln[len("heard:"):].split("  (")[0].strip()
@@ -181,10 +181,12 @@ def coach_peak_db(tmp: Path) -> float:
     return level_db(to_asr(chunk).samples.astype(np.float64), hop=480)
 
 
-def wait_for(lines, needle: str, timeout: float) -> bool:
+def wait_for(lines, needle: str, timeout: float, *, line_start: bool = False) -> bool:
+    """Until a line holds ``needle`` (or, with ``line_start``, begins with it: "voicecoach:"
+    holds "coach:")."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if any(needle in ln for _, ln in lines):
+        if any(ln.startswith(needle) if line_start else needle in ln for _, ln in list(lines)):
             return True
         time.sleep(0.05)
     return False

@@ -433,10 +433,10 @@ class EchoPath:
         if clarity < 8.0:
             return False
         self._votes.append(k)
-        # Two agreeing estimates (within 2 ms) move the delay: one unlucky window (the person
-        # talking over the coach) does not.
+        # Two agreeing estimates (within 2 ms) set or move the delay: one unlucky window (the
+        # person talking over the coach, as the room test's first estimate once was) does not.
         agree = [v for v in self._votes if abs(v - k) <= 32]
-        if len(agree) >= 2 or self.delay is None:
+        if len(agree) >= 2:
             old = self.delay
             self.delay = float(np.median(agree)) / RATE
             self.estimates.append(self.delay)
