@@ -363,6 +363,12 @@ def find_output_device(spec: str | int | None, devices: list[DeviceInfo]) -> Dev
     raise AudioError(f"no audio output device matches '{spec}' (outputs: {names}; see `voicecoach devices`)")
 
 
+TAP_SNAP = 0.015
+"""A callback's samples that reach the speaker within this much of where the previous ones
+ended are taken to follow them exactly (the time a callback runs at jitters; a real gap, an
+underflow, is a whole device period or more)."""
+
+
 class SoundDevicePlayer(_Timeline):
     """One long-lived PortAudio output stream whose callback plays from a buffer.
 
@@ -390,6 +396,7 @@ class SoundDevicePlayer(_Timeline):
         speaker, the chunk, first sample, count; samples at ``rate``), one entry per callback.
         A late callback (an underflow) shifts what follows; the echo canceller's reference is
         built from this, not from when a cue was started."""
+        self._tap_next = 0.0
         self._stream = None
         self._fault: str | None = None
         self._closing = False
@@ -475,7 +482,11 @@ class SoundDevicePlayer(_Timeline):
                 outdata[:n] = buf[pos : pos + n, None]
                 self._pos = pos + n
                 if self._chunk is not None and n > 0:
-                    self.tap.append((time.monotonic() + ahead, self._chunk, pos, n))
+                    t = time.monotonic() + ahead
+                    if abs(t - self._tap_next) <= TAP_SNAP:
+                        t = self._tap_next  # the stream's samples are contiguous: timing jitter only
+                    self._tap_next = t + n / self.rate
+                    self.tap.append((t, self._chunk, pos, n))
                 if self._pos >= len(buf):
                     self._buf = None
         if n < frames:
