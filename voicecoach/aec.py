@@ -59,6 +59,9 @@ KEPT_DB = -22.0
 """... when it also keeps this much of the microphone's level (dB): AEC3 takes the coach's echo
 down 30 dB or more even before it has converged (its suppressor holds back what it cannot yet
 cancel), while the person's voice, even 12 dB below the echo, loses far less."""
+BARE_DB = 30.0
+"""The microphone this far over the loudest the coach's voice has come back: next to no echo
+in the room, and the linear output is passed whole (see _double_talk)."""
 HITS = 3
 """Frames (10 ms) in a row AEC3 must keep that much before the linear output is passed."""
 HANGOVER = 15
@@ -299,11 +302,12 @@ class EchoPath:
         self._coupling: deque[float] = deque(maxlen=500)
         self._open = 0
         self._hits = 0
+        self._loud = 0
         self._high = _highpass(SPLIT_HZ, SPLIT_TAPS)
         self._lin_tail = np.zeros(SPLIT_TAPS - 1)
         self._sup_tail = np.zeros((SPLIT_TAPS - 1) // 2)
-        self._line: deque[list] = deque([np.zeros(FRAME, np.int16), np.zeros(FRAME, np.int16), False]
-                                        for _ in range(LOOKBACK))
+        self._line: deque[list] = deque([np.zeros(FRAME, np.int16), np.zeros(FRAME, np.int16), False, False,
+                                         np.zeros(FRAME, np.int16)] for _ in range(LOOKBACK))
         self._clock = _Clock()
         self._carry = np.zeros(0, np.int16)
         self._mic: deque[np.ndarray] = deque()
@@ -369,7 +373,7 @@ class EchoPath:
         shows someone talking, pass its output below SPLIT_HZ plus the linear output above it,
         which keeps the words whole: from LOOKBACK before they are first heard (the output runs
         that much behind) to HANGOVER after they were last heard."""
-        late, both = self._split(suppressed, linear)
+        late, both, whole = self._split(suppressed, linear)
         for i in range(0, len(suppressed), FRAME):
             a, b = late[i : i + FRAME], both[i : i + FRAME]
             db = _rms_db(suppressed[i : i + FRAME])
@@ -377,36 +381,46 @@ class EchoPath:
             # The microphone far louder than the coach's voice has ever come back: someone
             # talking, even when AEC3 (with next to no echo to learn from) holds it down.
             mic_db, far_db = _rms_db(mic[i : i + FRAME]), _rms_db(far[i : i + FRAME])
-            loud = False
+            loud = bare = False
             if far_db > -50.0:
                 if len(self._coupling) >= 50:
-                    loud = mic_db > far_db + float(np.percentile(self._coupling, 90)) + 10.0
+                    over = mic_db - far_db - float(np.percentile(self._coupling, 90))
+                    loud, bare = over > 10.0, over > BARE_DB
                 if not loud:
                     self._coupling.append(mic_db - far_db)
             kept = db > max(GATE_DB, self._floor + 12.0) and db > mic_db + KEPT_DB
             self._hits = self._hits + 1 if kept else 0
             if loud or self._hits >= HITS:
                 self._open = HANGOVER
+                self._loud = HANGOVER if bare else self._loud
                 for item in self._line:
                     item[2] = True
-            self._line.append([a, b, self._open > 0])
+                    item[3] = item[3] or bare
+            # Far louder than the echo has ever been (next to no echo in the room): AEC3, with
+            # nothing to learn from, would hold the person's vowels down too; pass the linear
+            # output whole.
+            self._line.append([a, b, self._open > 0, self._loud > 0, whole[i : i + FRAME]])
             self._open = max(0, self._open - 1)
+            self._loud = max(0, self._loud - 1)
         out = []
         while len(self._line) > LOOKBACK:
-            a, b, use = self._line.popleft()
-            out.append(b if use else a)
+            a, b, use, loud_, lin = self._line.popleft()
+            out.append(lin if loud_ else b if use else a)
         return np.concatenate(out) if out else np.zeros(0, np.int16)
 
-    def _split(self, suppressed: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """AEC3's output delayed by the high-pass filter's group delay (31 samples), and that
-        plus the linear output above SPLIT_HZ (a linear-phase FIR high-pass)."""
+    def _split(self, suppressed: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """AEC3's output delayed by the high-pass filter's group delay (31 samples), that plus
+        the linear output above SPLIT_HZ (a linear-phase FIR high-pass), and the linear output
+        delayed the same."""
         lin = np.concatenate([self._lin_tail, linear.astype(np.float64)])
         self._lin_tail = lin[len(lin) - (SPLIT_TAPS - 1):]
         high = np.convolve(lin, self._high, mode="valid")
         sup = np.concatenate([self._sup_tail, suppressed.astype(np.float64)])
         self._sup_tail = sup[len(sup) - len(self._sup_tail):]
         low = sup[: len(suppressed)]
-        return low.astype(np.int16), np.clip(np.round(low + high), -32768, 32767).astype(np.int16)
+        g = (SPLIT_TAPS - 1) // 2
+        whole = lin[g : g + len(linear)].astype(np.int16)
+        return low.astype(np.int16), np.clip(np.round(low + high), -32768, 32767).astype(np.int16), whole
 
     def _remember(self, x: np.ndarray, t_end: float) -> bool:
         """Keep the last WINDOW seconds of microphone audio; estimate the delay every
