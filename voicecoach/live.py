@@ -45,7 +45,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from voicecoach.aec import EchoPath, RoomEcho, make_canceller
+from voicecoach.aec import EchoPath, PlayedReference, RoomEcho, make_canceller
 from voicecoach.asr.command import incomplete
 from voicecoach.audio import ASR_RATE, resample, to_mono
 from voicecoach.coach import Coach, Show
@@ -593,7 +593,10 @@ class LiveLoop:
         """``--echo-gain-db/--echo-delay-ms``: a simulated room between the speaker and a file
         microphone (voicecoach/aec.py)."""
         canceller, note = make_canceller(echo_cancel)
-        self.echo = EchoPath(self.player.window, canceller) if canceller is not None else None
+        reference = self.player.window
+        if not self.fast and hasattr(speaker, "tap"):
+            reference = PlayedReference(speaker, self.now, self.player.at_16k, self.player.window)
+        self.echo = EchoPath(reference, canceller) if canceller is not None else None
         """Echo cancellation with the played audio as the reference; VAD, barge-in and
         recognition hear its output."""
         if note:
