@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from voicecoach.crisis import screen  # noqa: E402
-from voicecoach.intents import CONTROL_INTENTS, load_matcher  # noqa: E402
+from voicecoach.intents import load_matcher  # noqa: E402
 from voicecoach.numbers import parse_minutes, parse_number  # noqa: E402
 
 SMALL_WORDS = {"to", "a", "the", "i", "my", "im", "just", "all", "of", "it", "and", "so", "is", "be"}
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 m = matcher.match(s, in_session=bool(ctx.get("in_session")),
                                   expecting_answer=bool(ctx.get("expecting_answer")))
                 latencies.append(time.perf_counter() - t0)
-                ok = (m.name in CONTROL_INTENTS or m.name in ("yes", "no", "help")) if want == "any_command" \
+                ok = (m.name in matcher.acting("in_answer")) if want == "any_command" \
                     else m.name == want
                 total += 1
                 right += ok

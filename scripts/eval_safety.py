@@ -19,9 +19,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from voicecoach.intents import CONTROL_INTENTS, load_matcher  # noqa: E402
-
-CONTROL = set(CONTROL_INTENTS) | {"help"}
+from voicecoach.intents import load_matcher  # noqa: E402
 
 
 def flagged(m) -> bool:
@@ -30,6 +28,7 @@ def flagged(m) -> bool:
 
 def main(paths: list[str]) -> int:
     matcher = load_matcher()
+    control = matcher.acting("control")
     for path in paths:
         data = yaml.safe_load(Path(path).read_text())
         print(f"== {path}")
@@ -50,8 +49,8 @@ def main(paths: list[str]) -> int:
                     a, b = matcher.match(s), matcher.match(s, in_session=True)
                     if flagged(a) or flagged(b):
                         fl.append((s, a.name if flagged(a) else b.name))
-                    elif a.name in CONTROL or b.name in CONTROL:
-                        ctl.append((s, b.name if b.name in CONTROL else a.name))
+                    elif a.name in control or b.name in control:
+                        ctl.append((s, b.name if b.name in control else a.name))
                 print(f"{key} flagged: {len(fl)}/{len(items)}; taken as a control intent: {len(ctl)}/{len(items)}")
                 for s, n in fl:
                     print(f"   flagged: {s!r} -> {n}")
@@ -71,8 +70,8 @@ def main(paths: list[str]) -> int:
             taken = []
             for s in nots:
                 a, b = matcher.match(s), matcher.match(s, in_session=True)
-                if a.name in CONTROL or b.name in CONTROL:
-                    taken.append((s, b.name if b.name in CONTROL else a.name))
+                if a.name in control or b.name in control:
+                    taken.append((s, b.name if b.name in control else a.name))
             print(f"not-commands taken as a control intent: {len(taken)}/{len(nots)}")
             for s, n in taken:
                 print(f"   {s!r} -> {n}")

@@ -7,13 +7,14 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-# System libraries: espeak-ng (pyttsx3's voice on Linux), PortAudio (sounddevice),
-# sox (audio checks), libspeexdsp (the fallback echo canceller), PulseAudio and the ALSA pulse
-# plugin (audio with no sound card); for the tests, Festival and flite voices (the many-voice
-# corpus, scripts/make_corpus.py, and the echo tests).
-pkgs=(espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-all libspeexdsp1)
+# System libraries: Festival with its HTS voice (the default voice), espeak-ng (the fallback
+# voice, and pyttsx3's on Linux), PortAudio (sounddevice), sox (audio checks), libspeexdsp (the
+# fallback echo canceller), PulseAudio and the ALSA pulse plugin (audio with no sound card); for
+# the tests, flite's voices (the many-voice corpus, scripts/make_corpus.py, and
+# the echo tests).
+pkgs=(festival festvox-us-slt-hts espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-all libspeexdsp1)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils festival festvox-us-slt-hts flite)
+  pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils flite)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

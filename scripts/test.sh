@@ -18,6 +18,9 @@ if [ "${VOICECOACH_TEST_NETWORK:-}" != "1" ] && unshare -n true 2>/dev/null; the
   runner=(unshare -n)
   echo "test: running with the network cut off (unshare -n)"
 fi
+# Types first: a type error fails the run before the long suite starts.
+echo "test: mypy voicecoach"
+.venv/bin/mypy voicecoach
 set +e
 "${runner[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 rc=$?

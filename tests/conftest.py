@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 def voicecoach_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("VOICECOACH_HOME", str(home))
+    monkeypatch.setenv("VOICECOACH_CACHE", str(home / "cue-cache"))
     return home
 
 

@@ -193,12 +193,11 @@ def test_stop_and_please_stop_from_many_voices_are_always_stop(default_speech, c
 
 
 def test_command_mode_rejects_speech_that_is_not_a_command(default_speech, corpus_clips, matcher):  # noqa: F811
-    from voicecoach.live import WHILE_SPEAKING
 
     taken = []
     for item in corpus_clips.select("other"):
         tr = _decode(default_speech, corpus_clips.path(item), "command")
-        if _intent(matcher, tr.text, in_session=True) in WHILE_SPEAKING:
+        if _intent(matcher, tr.text, in_session=True) in matcher.acting("while_speaking"):
             taken.append((item["family"], item["text"], tr.text))
     assert not taken
 
@@ -210,11 +209,13 @@ def _ear_hears(speech, matcher, path) -> list:
 
     from voicecoach.asr.command import incomplete
     from voicecoach.audio import read_wav, to_asr
-    from voicecoach.live import BARGE_IN, SURE, Ear, EarState
+    from voicecoach.live import SURE, Ear, EarState
+
+    barge_in = matcher.acting("barge_in")
 
     def is_barge(text: str, t0: float, t1: float) -> bool:
         m = matcher.match(text, in_session=True)
-        return not incomplete(text) and not m.crisis and m.name in BARGE_IN and m.confidence >= SURE
+        return not incomplete(text) and not m.crisis and m.name in barge_in and m.confidence >= SURE
 
     state = EarState(mode="command", speaking=True,
                      silence={"command": 0.3, "request": 0.5, "dictation": 1.2})

@@ -250,12 +250,12 @@ def test_i_statement_speaks_the_sentence_back():
     )
     assert (
         "I feel anxious when you did not reply all evening, because it reminds me of being ignored. "
-        "It would help me if a quick text when you are running late." in d.texts
+        "What would help me is a quick text when you are running late." in d.texts
     )
     skipped = run_dialogue(
         "i-statement", [(None, "plans changed"), (None, "hurt"), (None, "!skip"), (None, "a call")]
     )
-    assert "I feel hurt when plans changed. It would help me if a call." in skipped.texts
+    assert "I feel hurt when plans changed. What would help me is a call." in skipped.texts
 
 
 def test_urge_delay_waits_checks_in_and_steps_up_next_time():

@@ -15,7 +15,6 @@ import yaml
 from voicecoach.crisis import screen
 from voicecoach.errors import LocatedError
 from voicecoach.intents import (
-    CONTROL_INTENTS,
     IntentMatcher,
     load_matcher,
     matcher_from_yaml,
@@ -64,7 +63,7 @@ def test_sentence(matcher, text, want, slots, ctx):
                       expecting_answer=bool(ctx.get("expecting_answer")))
     assert not m.crisis, text
     if want == "any_command":
-        assert m.name in set(CONTROL_INTENTS) | {"yes", "no", "help"}, (text, m)
+        assert m.name in matcher.acting("in_answer"), (text, m)
     else:
         assert m.name == want, (text, m)
     for k, v in slots.items():
@@ -128,7 +127,7 @@ def test_templates_match_their_own_intent(matcher, name):
     for text, _slots in sample:
         if screen(text).is_crisis or screen(text).ask_directly:
             continue
-        m = matcher.match(text, in_session=name in CONTROL_INTENTS)
+        m = matcher.match(text, in_session=name in matcher.acting("control"))
         if m.name != name:
             wrong.append((text, m.name, m.best))
     # a template sentence may also be a fine example of a more specific intent, but rarely

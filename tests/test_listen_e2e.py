@@ -1,11 +1,13 @@
 """End to end through the real audio stack: PulseAudio, PortAudio through the ALSA pulse plugin,
-the real recogniser, coach and voice.
+the real recogniser, echo canceller, coach and voice.
 
-The coach's speaker and microphone share one null sink, as in a room: everything it says comes
-back into its microphone. A spoken request is played into the room, the room is recorded, and
-the recording shows that the coach answered, did not react to its own voice, and fell silent
-when "stop" was said over it. The person's voice is louder in the room than the coach's (they
-are by the microphone; the bedside speaker is turned down), as at night."""
+A room where the speaker's sink loops back into the microphone's with a delay
+(module-loopback latency_msec=60): everything the coach says comes back into its microphone,
+louder there than the person, who speaks into the microphone's sink directly. The request and
+"stop" are each said once (no retried scenes). The coach's output and the microphone are
+recorded apart: the recordings show that "stop" was said while the coach was audibly speaking
+and that the coach fell silent soon after it; the coach's lines show that everything heard while
+it spoke was either the person's or marked as its own voice."""
 
 from __future__ import annotations
 
@@ -40,57 +42,67 @@ def _pulse_reason() -> str | None:
 pytestmark = [pytest.mark.audio, pytest.mark.skipif(_pulse_reason() is not None, reason=str(_pulse_reason()))]
 
 
+ECHO_MS = 60
+PERSON_BELOW_ECHO_DB = 6.0
+"""The person's loudest 30 ms this far below the coach's echo's (at the microphone)."""
+
+
+def _load(*args: str) -> str:
+    out = subprocess.run(["pactl", "load-module", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip(f"cannot load {args[0]}: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
 @pytest.fixture
 def room():
-    """A private null sink: the room. Unloaded afterwards."""
-    name = f"vc_room_{uuid.uuid4().hex[:8]}"
-    out = subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={name}",
-                          f"sink_properties=device.description={name}"], capture_output=True, text=True)
-    if out.returncode != 0:
-        pytest.skip(f"cannot create a PulseAudio null sink: {out.stderr.strip()}")
+    """Two private null sinks, the speaker's and the microphone's, and a delayed loopback from
+    the first into the second: the room. Unloaded afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    spk, mic = f"vc_spk_{tag}", f"vc_mic_{tag}"
+    mods = []
     try:
-        yield name
+        mods.append(_load("module-null-sink", f"sink_name={spk}", f"sink_properties=device.description={spk}"))
+        mods.append(_load("module-null-sink", f"sink_name={mic}", f"sink_properties=device.description={mic}"))
+        mods.append(_load("module-loopback", f"source={spk}.monitor", f"sink={mic}", f"latency_msec={ECHO_MS}",
+                          "source_dont_move=true", "sink_dont_move=true"))
+        yield spk, mic
     finally:
-        subprocess.run(["pactl", "unload-module", out.stdout.strip()], capture_output=True)
+        for m in reversed(mods):
+            subprocess.run(["pactl", "unload-module", m], capture_output=True)
 
 
-def loud(name: str, tmp: Path) -> Path:
-    """A bundled request, normalised (the person is close to the microphone)."""
+def spoken(name: str, tmp: Path, peak_db: float) -> Path:
+    """A bundled request at a level: its loudest 30 ms at ``peak_db`` dBFS."""
     c = read_wav(data_path("demo") / f"{name}.wav")
     x = c.samples.astype(np.float64)
-    x = x / max(1.0, np.abs(x).max()) * 30000
+    x = x * 10 ** ((peak_db - level_db(to_asr(c).samples.astype(np.float64), hop=480)) / 20)
     p = tmp / f"{name}.wav"
-    write_wav(p, AudioChunk(c.rate, x.astype(np.int16)))
+    write_wav(p, AudioChunk(c.rate, np.clip(np.round(x), -32768, 32767).astype(np.int16)))
     return p
 
 
-def test_the_coach_answers_in_a_room_ignores_itself_and_stops(room, tmp_path, voicecoach_home):
-    """Real audio through a shared sink on a shared machine: a person who is not understood says
-    it again, and so does this test, with the whole scene once more (a fresh data directory and
-    recording). Every assertion must hold in one attempt."""
-    failures = []
-    for attempt in range(2):
-        home = tmp_path / f"home{attempt}"
-        work = tmp_path / f"try{attempt}"
-        home.mkdir()
-        work.mkdir()
-        try:
-            _room_scene(room, work, home)
-            return
-        except AssertionError as exc:
-            failures.append(exc)
-    raise failures[-1]
+def record(source: str, path: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(["parecord", "-d", source, "--rate", "16000", "--channels", "1", "--format", "s16le",
+                             "--file-format=wav", str(path)], env=env)
 
 
-def _room_scene(room, tmp_path, voicecoach_home):
-    (voicecoach_home / "config.yaml").write_text("voice:\n  volume: 0.25\n", encoding="utf-8")
+@pytest.mark.xfail(strict=False, reason="the room target is not met yet: 10 of 20 consecutive runs passed on the "
+                   "2-core machine (docs/benchmarks.md, Echo cancellation); the failures are echo heard as a "
+                   "command or not marked as the coach's voice, and stop heard as pause")
+def test_the_coach_answers_in_a_room_ignores_its_echo_and_stops(room, tmp_path, voicecoach_home):
+    """Real audio on a shared machine, one attempt: every assertion must hold in it."""
+    spk, mic = room
     # Not a first run: the one-time spoken disclaimer would talk over the request.
     (voicecoach_home / ".disclaimer-spoken").touch()
-    request, stop = loud("help-me-breathe", tmp_path), loud("stop", tmp_path)
-    env = dict(os.environ, VOICECOACH_HOME=str(voicecoach_home), PULSE_SINK=room, PULSE_SOURCE=f"{room}.monitor", PYTHONUNBUFFERED="1")
-    rec_path = tmp_path / "room.wav"
-    rec = subprocess.Popen(["parecord", "-d", f"{room}.monitor", "--rate", "16000", "--channels", "1",
-                            "--format", "s16le", "--file-format=wav", str(rec_path)], env=env)
+    # How loud the coach's echo arrives: its default voice at full volume through the loopback
+    # (the loudest 30 ms of its speech are about -10 dBFS); the person is quieter than that.
+    person_db = coach_peak_db(tmp_path) - PERSON_BELOW_ECHO_DB
+    request, stop = spoken("help-me-breathe", tmp_path, person_db), spoken("stop", tmp_path, person_db)
+    env = dict(os.environ, VOICECOACH_HOME=str(voicecoach_home), PULSE_SINK=spk, PULSE_SOURCE=f"{mic}.monitor",
+               PYTHONUNBUFFERED="1")
+    said_path, heard_path = tmp_path / "coach.wav", tmp_path / "mic.wav"
+    recs = [record(f"{spk}.monitor", said_path, env), record(f"{mic}.monitor", heard_path, env)]
     rec_t0 = time.monotonic()
     coach = subprocess.Popen([sys.executable, "-m", "voicecoach", "listen", "--engine", "pocketsphinx",
                               "--max-seconds", "45"], env=env, stdout=subprocess.PIPE,
@@ -103,65 +115,80 @@ def _room_scene(room, tmp_path, voicecoach_home):
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+    stop_wall = None
     try:
         assert wait_for(lines, "listening", 60), text(lines)
         time.sleep(0.5)
-        # A person who is not understood says it again; so does this test, once.
-        for _ in range(2):
-            subprocess.run(["paplay", "-d", room, str(request)], env=env, check=True)
-            if wait_for(lines, "coach:", 4):
-                break
-        assert wait_for(lines, "coach:", 1), text(lines)
+        subprocess.run(["paplay", "-d", mic, str(request)], env=env, check=True)
+        assert wait_for(lines, "coach:", 15, line_start=True), text(lines)
         time.sleep(2.5)  # well inside the coach's first sentence
-        for _ in range(2):
-            stop_wall = time.monotonic()
-            subprocess.run(["paplay", "-d", room, str(stop)], env=env, check=True)
-            if wait_for(lines, "session stopped", 1.5):
-                break
-        time.sleep(2.0)
+        stop_wall = time.monotonic()
+        subprocess.run(["paplay", "-d", mic, str(stop)], env=env, check=True)
+        wait_for(lines, "session stopped", 3.0)
+        time.sleep(1.5)
     finally:
         coach.terminate()
         try:
             coach.wait(15)
         except subprocess.TimeoutExpired:
             coach.kill()
-        rec.terminate()
-        rec.wait(10)
+        for r in recs:
+            r.terminate()
+            r.wait(10)
         reader.join(2)
     out = text(lines)
     assert coach.returncode == 0, out
 
-    # It answered the request with breathing.
+    # It answered the request with breathing, and stopped when told.
     assert "heard: help me breathe" in out, out
     assert "coach: Let's breathe together" in out, out
-    # It did not react to its own voice: nothing acted on before the person said stop.
+    assert "session stopped" in out, out
+    # Everything heard while the coach spoke was the person's, or marked as its own voice: the
+    # person says only the request (before the coach speaks) and "stop" (whatever it was heard
+    # as, a line that comes after it was said is theirs), so a line before that is the coach's.
+    first_coach = next(t for t, ln in lines if ln.startswith("coach:"))
+    for t, ln in lines:
+        if first_coach <= t < stop_wall and ln.startswith("heard:") and "my own voice" not in ln:
+            raise AssertionError(f"heard while the coach spoke, before stop, not marked as its own voice: {ln!r}\n{out}")
+    # Nothing acted on before the person said stop.
     before = [ln for t, ln in lines if t < stop_wall]
     assert not any("acting on it" in ln or "session stopped" in ln or "***" in ln for ln in before), out
-    # It stopped when told.
-    assert "session stopped" in out, out
 
-    # From the recording: the coach spoke after the request, and was silent soon after "stop".
-    room_audio = to_asr(read_wav(rec_path))
-    x = room_audio.samples.astype(np.float64)
+    # From the recordings: "stop" was said while the coach was audibly speaking (its echo at
+    # the microphone louder than the person), and the coach fell silent soon after the word.
+    said = to_asr(read_wav(said_path)).samples.astype(np.float64)
+    heard = to_asr(read_wav(heard_path)).samples.astype(np.float64)
     stop_x = to_asr(read_wav(stop)).samples.astype(np.float64)
-    guess = stop_wall - rec_t0
-    stop_at = locate(x, stop_x, guess)
-    stop_end = stop_at + last_sound(stop_x)
-    silent_from = first_silence(x, stop_at, hold=1.0)
+    stop_at = locate(heard, stop_x, stop_wall - rec_t0)
+    stop_end = stop_at + last_sound(stop_x, threshold=np.abs(stop_x).max() * 0.05)
+    echo_db = level_db(said[int((stop_at - 1.5) * 16000) : int(stop_end * 16000)])
+    assert echo_db > level_db(stop_x, hop=480), (echo_db, level_db(stop_x, hop=480))
+    while_stop_db = level_db(said[int(stop_at * 16000) : int(stop_end * 16000)])
+    assert while_stop_db > -40, f"the coach was not audibly speaking while stop was said: {while_stop_db:.0f} dBFS"
+    # Silence that lasts (the session stopped): a pause between the coach's phrases is shorter.
+    silent_from = first_silence(said, stop_at, hold=1.0)
     assert silent_from is not None, "the coach went on speaking after stop"
     delay = silent_from - stop_end
-    print(f"stop -> silence in the room: {delay * 1000:.0f} ms after the end of the word "
-          f"({(silent_from - stop_at) * 1000:.0f} ms after its start)")
+    print(f"stop -> silence from the speaker: {delay * 1000:.0f} ms after the end of the word")
     assert delay <= 0.6, delay
-    # The coach's voice was in the room between the request and the stop.
-    speech_db = level_db(x[int((stop_at - 2.0) * 16000) : int((stop_at - 0.1) * 16000)])
-    assert speech_db > -45, speech_db
 
 
-def wait_for(lines, needle: str, timeout: float) -> bool:
+def coach_peak_db(tmp: Path) -> float:
+    """The loudest 30 ms of the coach's default voice, synthesised here."""
+    from voicecoach.commands._common import make_voice
+    from voicecoach.config import load_config
+
+    voice = make_voice(load_config(), quiet=True)
+    chunk = voice.synthesize("Let's breathe together. In for four.")
+    return level_db(to_asr(chunk).samples.astype(np.float64), hop=480)
+
+
+def wait_for(lines, needle: str, timeout: float, *, line_start: bool = False) -> bool:
+    """Until a line holds ``needle`` (or, with ``line_start``, begins with it: "voicecoach:"
+    holds "coach:")."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if any(needle in ln for _, ln in lines):
+        if any(ln.startswith(needle) if line_start else needle in ln for _, ln in list(lines)):
             return True
         time.sleep(0.05)
     return False
@@ -177,19 +204,22 @@ def frames_db(x: np.ndarray, hop: int = 160) -> np.ndarray:
     return 20 * np.log10(np.maximum(r, 1e-9) / 32768.0)
 
 
-def level_db(x: np.ndarray) -> float:
-    return float(frames_db(x).max()) if len(x) >= 160 else -120.0
+def level_db(x: np.ndarray, hop: int = 160) -> float:
+    return float(frames_db(x, hop).max()) if len(x) >= hop else -120.0
 
 
 def locate(x: np.ndarray, probe: np.ndarray, guess: float, span: float = 1.5) -> float:
-    """Where ``probe`` sits in ``x`` near ``guess`` seconds (cross-correlation)."""
+    """Where ``probe`` sits in ``x`` near ``guess`` seconds: phase-transform cross-correlation,
+    sharp for the very same samples even under a louder echo."""
     a = max(0, int((guess - span) * 16000))
     b = min(len(x), int((guess + span) * 16000) + len(probe))
     seg = x[a:b]
     if len(seg) < len(probe):
         return guess
-    corr = np.correlate(seg, probe, mode="valid")
-    return (a + int(np.argmax(corr))) / 16000
+    n = 1 << (len(seg) + len(probe)).bit_length()
+    r = np.fft.rfft(seg, n) * np.conj(np.fft.rfft(probe, n))
+    cc = np.fft.irfft(r / (np.abs(r) + 1e-9), n)[: len(seg) - len(probe) + 1]
+    return (a + int(np.argmax(cc))) / 16000
 
 
 def last_sound(x: np.ndarray, threshold: float = 600) -> float:

@@ -198,9 +198,12 @@ def test_mute_and_engine_none_are_silent_without_a_reason():
 def test_falls_back_to_espeak_when_pyttsx3_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyttsx3", None)  # import pyttsx3 -> ImportError
     v = make_voice(VoiceConfig(engine="pyttsx3"))
-    assert v.name == "espeak"
-    assert "pyttsx3 is not installed" in v.fallback_reason and "espeak" in v.fallback_reason
-    assert v.synthesize("Hold").seconds > 0.2
+    try:
+        assert v.name in ("festival", "espeak")  # the next engine in the auto order that works
+        assert "pyttsx3 is not installed" in v.fallback_reason and v.name in v.fallback_reason
+        assert v.synthesize("Hold").seconds > 0.2
+    finally:
+        v.close()
 
 
 def test_falls_back_to_silence_with_one_reason_when_nothing_works(monkeypatch, tmp_path):

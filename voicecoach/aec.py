@@ -3,8 +3,10 @@
 The loop knows exactly what the speaker played and when (the *far-end reference*). An
 :class:`EchoPath` sits where microphone chunks are read: it estimates the delay between what was
 played and what the microphone hears (GCC-PHAT on the reference), feeds the reference aligned to
-that delay into a canceller, and hands the cleaned signal on to voice activity detection,
-barge-in and recognition. The canceller sees only the reference and the microphone signal.
+that delay into a canceller (restarted and warmed on the audio already heard when the delay is
+found), and hands the cleaned signal on to voice activity detection, barge-in and recognition.
+The canceller sees only the reference and the microphone signal. With a real speaker the
+reference is what its stream actually sent out, and when (:class:`PlayedReference`).
 
 Cancellers (one interface: ``process(near, far) -> cleaned``, 16 kHz int16, whole 10 ms frames):
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -42,9 +45,31 @@ ESTIMATE_EVERY = 0.5
 """Seconds of microphone audio between delay estimates (while the coach is speaking)."""
 WINDOW = 2.0
 """Seconds of audio each delay estimate looks at."""
+FIRST_WINDOW = 0.75
+"""Until a delay is known, estimates look at this much audio (or more, up to WINDOW), every
+FIRST_EVERY seconds: the sooner the delay is known, the sooner the cancellers are aligned."""
+FIRST_EVERY = 0.25
+HISTORY = 3.0
+"""Seconds of microphone audio kept to warm new, aligned cancellers when the delay is found."""
+WARM_PASSES = 3
+"""Passes of that history through a new linear canceller (one for AEC3)."""
 GATE_DB = -58.0
-"""AEC3 output louder than this (and 12 dB over its floor) is someone talking (dBFS)."""
+"""AEC3 output louder than this (and 12 dB over its floor) is someone talking (dBFS)..."""
+KEPT_DB = -22.0
+"""... when it also keeps this much of the microphone's level (dB): AEC3 takes the coach's echo
+down 30 dB or more even before it has converged (its suppressor holds back what it cannot yet
+cancel), while the person's voice, even 12 dB below the echo, loses far less."""
+BARE_DB = 30.0
+"""The microphone this far over the loudest the coach's voice has come back: next to no echo
+in the room, and the linear output is passed whole (see _double_talk)."""
+HITS = 3
+"""Frames (10 ms) in a row AEC3 must keep that much before the linear output is passed."""
 HANGOVER = 15
+SPLIT_HZ = 3000.0
+"""In double talk the person's words are passed as AEC3's output below this frequency (the
+coach's echo gone, the person's vowels kept) plus the linear canceller's output above it (where
+AEC3's suppressor takes the person's "s" and "t", and little of the coach's echo is left)."""
+SPLIT_TAPS = 63
 LOOKBACK = 10
 """Frames (10 ms) the output runs behind with AEC3, so a word's first sound is kept whole."""
 """Frames (10 ms) the linear output is kept after the person was last heard."""
@@ -67,7 +92,8 @@ class WebRtcCanceller:
     """WebRTC AEC3 (``pywebrtc-audio``)."""
 
     name = "webrtc"
-    align = False
+    suppresses = True
+    """Its residual suppressor also takes parts of the person's words in double talk."""
 
     def __init__(self) -> None:
         try:
@@ -158,7 +184,7 @@ class NlmsCanceller:
             y = np.fft.irfft((self.w * self.xf).sum(axis=0))[FRAME:]
             e = d - y
             self.power = 0.9 * self.power + 0.1 * (np.abs(self.xf[0]) ** 2)
-            pd, pe, py = np.mean(d**2), np.mean(e**2), np.mean(y**2)
+            pd, pe, py = float(np.mean(d**2)), float(np.mean(e**2)), float(np.mean(y**2))
             self._pd = 0.95 * self._pd + 0.05 * pd
             self._pe = 0.95 * self._pe + 0.05 * pe
             converged = self._pd > 4.0 * self._pe
@@ -265,23 +291,31 @@ class EchoPath:
         self.delay: float | None = None
         """The delay from speaker to microphone last estimated (s), None until one is clear."""
         self.estimates: list[float] = []
-        self.align = getattr(canceller, "align", True)
-        self.linear: Canceller | None = linear_canceller() if not self.align else None
-        """For AEC3: a linear canceller (aligned by the estimated delay) whose output is used
-        while the person talks (see _double_talk)."""
+        self.linear: Canceller | None = (linear_canceller() if getattr(canceller, "suppresses", False)
+                                         else None)
+        """For AEC3: a linear canceller whose output above SPLIT_HZ is used while the person
+        talks (see _double_talk). Both see the reference shifted by the estimated delay; until a delay is
+        found, unshifted. When it is found (or moves), both start afresh, warmed on the last
+        HISTORY seconds with the new alignment: AEC3 aligned this way takes out over 35 dB of
+        the echo within a second, where on its own it needs three or more."""
         self._floor = -70.0
         self._coupling: deque[float] = deque(maxlen=500)
         self._open = 0
-        self._line: deque[list] = deque([np.zeros(FRAME, np.int16), np.zeros(FRAME, np.int16), False]
-                                        for _ in range(LOOKBACK))
-        """Shift the reference by the estimated delay (the linear cancellers' filters are short;
-        AEC3 finds the delay itself, and a shift would make it start over)."""
+        self._hits = 0
+        self._loud = 0
+        self._high = _highpass(SPLIT_HZ, SPLIT_TAPS)
+        self._lin_tail = np.zeros(SPLIT_TAPS - 1)
+        self._sup_tail = np.zeros((SPLIT_TAPS - 1) // 2)
+        self._line: deque[list] = deque([np.zeros(FRAME, np.int16), np.zeros(FRAME, np.int16), False, False,
+                                         np.zeros(FRAME, np.int16)] for _ in range(LOOKBACK))
         self._clock = _Clock()
         self._carry = np.zeros(0, np.int16)
         self._mic: deque[np.ndarray] = deque()
         self._mic_n = 0
         self._since = 0
         self._votes: deque[int] = deque(maxlen=5)
+        self._history: deque[tuple[float, np.ndarray]] = deque()
+        self._history_n = 0
 
     @property
     def name(self) -> str:
@@ -297,73 +331,141 @@ class EchoPath:
         x = x[:n]
         if n == 0:
             return x
-        self._remember(x, t0 + n / RATE)
-        lag = 0.0 if self.delay is None else max(0.0, self.delay - MARGIN)
-        aligned = self.reference(t0 - lag, n)
-        far = aligned if self.align else self.reference(t0, n)
+        self._keep(t0, x)
+        if self._remember(x, t0 + n / RATE):
+            self._warm()
+        far = self.reference(t0 - self._lag(), n)
         out = self.canceller.process(x, far)
         if self.linear is None:
             return out
-        return self._double_talk(out, self.linear.process(x, aligned), x, aligned)
+        return self._double_talk(out, self.linear.process(x, far), x, far)
+
+    def _lag(self) -> float:
+        return 0.0 if self.delay is None else max(0.0, self.delay - MARGIN)
+
+    def _keep(self, t0: float, x: np.ndarray) -> None:
+        self._history.append((t0, x))
+        self._history_n += len(x)
+        while self._history_n - len(self._history[0][1]) >= HISTORY * RATE:
+            self._history_n -= len(self._history.popleft()[1])
+
+    def _warm(self) -> None:
+        """New cancellers for the new alignment, adapted on the audio already heard (the echo
+        path has not changed; only where the reference sits in time has)."""
+        self.canceller = type(self.canceller)()
+        if self.linear is not None:
+            self.linear = linear_canceller()
+        lag = self._lag()
+        past = [(x, self.reference(t0 - lag, len(x))) for t0, x in self._history]
+        for x, far in past:
+            self.canceller.process(x, far)
+        if self.linear is not None or not getattr(self.canceller, "suppresses", False):
+            lin = self.linear if self.linear is not None else self.canceller
+            for _ in range(WARM_PASSES - (1 if lin is self.canceller else 0)):
+                for x, far in past:
+                    lin.process(x, far)
 
     def _double_talk(self, suppressed: np.ndarray, linear: np.ndarray, mic: np.ndarray,
                      far: np.ndarray) -> np.ndarray:
         """AEC3's residual suppressor removes the coach's voice almost entirely, but in double
-        talk it also takes bands of the person's words away (the "s" of "stop"). Where its output
-        shows someone talking (above its own floor), pass the linear canceller's output instead,
+        talk it also takes bands of the person's words away (the "s" of "stop"), and the linear
+        canceller alone leaves too much of the coach's voice for recognition. Where AEC3's output
+        shows someone talking, pass its output below SPLIT_HZ plus the linear output above it,
         which keeps the words whole: from LOOKBACK before they are first heard (the output runs
         that much behind) to HANGOVER after they were last heard."""
+        late, both, whole = self._split(suppressed, linear)
         for i in range(0, len(suppressed), FRAME):
-            a, b = suppressed[i : i + FRAME], linear[i : i + FRAME]
-            db = _rms_db(a)
+            a, b = late[i : i + FRAME], both[i : i + FRAME]
+            db = _rms_db(suppressed[i : i + FRAME])
             self._floor = min(db, self._floor + 0.05) if db > -90 else self._floor
             # The microphone far louder than the coach's voice has ever come back: someone
             # talking, even when AEC3 (with next to no echo to learn from) holds it down.
             mic_db, far_db = _rms_db(mic[i : i + FRAME]), _rms_db(far[i : i + FRAME])
-            loud = False
+            loud = bare = False
             if far_db > -50.0:
                 if len(self._coupling) >= 50:
-                    loud = mic_db > far_db + float(np.percentile(self._coupling, 90)) + 10.0
+                    over = mic_db - far_db - float(np.percentile(self._coupling, 90))
+                    loud, bare = over > 10.0, over > BARE_DB
                 if not loud:
                     self._coupling.append(mic_db - far_db)
-            if loud or db > max(GATE_DB, self._floor + 12.0):
+            kept = db > max(GATE_DB, self._floor + 12.0) and db > mic_db + KEPT_DB
+            self._hits = self._hits + 1 if kept else 0
+            if loud or self._hits >= HITS:
                 self._open = HANGOVER
+                self._loud = HANGOVER if bare else self._loud
                 for item in self._line:
                     item[2] = True
-            self._line.append([a, b, self._open > 0])
+                    item[3] = item[3] or bare
+            # Far louder than the echo has ever been (next to no echo in the room): AEC3, with
+            # nothing to learn from, would hold the person's vowels down too; pass the linear
+            # output whole.
+            self._line.append([a, b, self._open > 0, self._loud > 0, whole[i : i + FRAME]])
             self._open = max(0, self._open - 1)
+            self._loud = max(0, self._loud - 1)
         out = []
         while len(self._line) > LOOKBACK:
-            a, b, use = self._line.popleft()
-            out.append(b if use else a)
+            a, b, use, loud_, lin = self._line.popleft()
+            out.append(lin if loud_ else b if use else a)
         return np.concatenate(out) if out else np.zeros(0, np.int16)
 
-    def _remember(self, x: np.ndarray, t_end: float) -> None:
+    def _split(self, suppressed: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """AEC3's output delayed by the high-pass filter's group delay (31 samples), that plus
+        the linear output above SPLIT_HZ (a linear-phase FIR high-pass), and the linear output
+        delayed the same."""
+        lin = np.concatenate([self._lin_tail, linear.astype(np.float64)])
+        self._lin_tail = lin[len(lin) - (SPLIT_TAPS - 1):]
+        high = np.convolve(lin, self._high, mode="valid")
+        sup = np.concatenate([self._sup_tail, suppressed.astype(np.float64)])
+        self._sup_tail = sup[len(sup) - len(self._sup_tail):]
+        low = sup[: len(suppressed)]
+        g = (SPLIT_TAPS - 1) // 2
+        whole = lin[g : g + len(linear)].astype(np.int16)
+        return low.astype(np.int16), np.clip(np.round(low + high), -32768, 32767).astype(np.int16), whole
+
+    def _remember(self, x: np.ndarray, t_end: float) -> bool:
         """Keep the last WINDOW seconds of microphone audio; estimate the delay every
-        ESTIMATE_EVERY seconds while the coach is audible in the reference."""
+        ESTIMATE_EVERY seconds while the coach is audible in the reference (sooner and on less
+        audio until one is found). True when the delay was found or moved."""
         self._mic.append(x)
         self._mic_n += len(x)
         need = int(WINDOW * RATE)
         while self._mic_n - len(self._mic[0]) >= need:
             self._mic_n -= len(self._mic.popleft())
         self._since += len(x)
-        if self._since < ESTIMATE_EVERY * RATE or self._mic_n < need:
-            return
+        first = self.delay is None
+        if self._since < (FIRST_EVERY if first else ESTIMATE_EVERY) * RATE:
+            return False
+        if self._mic_n < (FIRST_WINDOW * RATE if first else need):
+            return False
         self._since = 0
-        mic = np.concatenate(list(self._mic))[-need:]
-        ref = self.reference(t_end - need / RATE, need)
+        m = min(need, self._mic_n)
+        mic = np.concatenate(list(self._mic))[-m:]
+        ref = self.reference(t_end - m / RATE, m)
         if _rms_db(ref) < -45.0 or _rms_db(mic) < -60.0:
-            return
+            return False
         k, clarity = estimate_delay(ref, mic, self.max_lag)
         if clarity < 8.0:
-            return
+            return False
         self._votes.append(k)
-        # Two agreeing estimates (within 2 ms) move the delay: one unlucky window (the person
-        # talking over the coach) does not.
+        # Two agreeing estimates (within 2 ms) set or move the delay: one unlucky window (the
+        # person talking over the coach, as the room test's first estimate once was) does not.
         agree = [v for v in self._votes if abs(v - k) <= 32]
-        if len(agree) >= 2 or self.delay is None:
+        if len(agree) >= 2:
+            old = self.delay
             self.delay = float(np.median(agree)) / RATE
             self.estimates.append(self.delay)
+            return old is None or abs(self.delay - old) > 0.002
+        return False
+
+
+def _highpass(hz: float, taps: int) -> np.ndarray:
+    """A linear-phase FIR high-pass (windowed sinc), ``taps`` long (odd), cut-off ``hz``."""
+    n = np.arange(taps) - (taps - 1) / 2
+    low = np.sinc(2 * hz / RATE * n) * np.hamming(taps)
+    low /= low.sum()
+    h = -low
+    h[(taps - 1) // 2] += 1.0
+    return h
 
 
 def _rms_db(x: np.ndarray) -> float:
@@ -371,6 +473,48 @@ def _rms_db(x: np.ndarray) -> float:
         return -120.0
     r = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
     return 20.0 * np.log10(r / 32768.0) if r > 0 else -120.0
+
+
+# --------------------------------------------------------------------------- what was played
+
+
+class PlayedReference:
+    """The reference from what a speaker's stream actually sent out (its ``tap``: monotonic
+    time at the speaker, chunk, first sample, count at the stream's ``rate``), on the session
+    clock ``clock`` (which runs with ``time.monotonic``). A busy machine makes the output
+    callback late now and then; each time, everything after it plays later than the cue was
+    started, and the delay a canceller must follow would keep growing. ``to_16k(chunk)`` gives
+    a chunk's samples at 16 kHz. Falls back to ``fallback`` when nothing is in the tap."""
+
+    def __init__(self, speaker, clock: Callable[[], float], to_16k: Callable, fallback: Reference):
+        self.speaker = speaker
+        self.clock = clock
+        self.to_16k = to_16k
+        self.fallback = fallback
+
+    def __call__(self, t0: float, n: int) -> np.ndarray:
+        tap = list(self.speaker.tap)
+        rate = getattr(self.speaker, "rate", 0)
+        if not tap or not rate:
+            return self.fallback(t0, n)
+        shift = time.monotonic() - self.clock()
+        out = np.zeros(n, np.int32)
+        t1 = t0 + n / RATE
+        for t, chunk, pos, count in reversed(tap):
+            start = t - shift
+            if start + count / rate <= t0:
+                break
+            if start >= t1:
+                continue
+            x = self.to_16k(chunk)
+            i = int(round(pos * RATE / rate))
+            m = int(round(count * RATE / rate))
+            at = int(round((start - t0) * RATE))
+            a, b = max(0, at), min(n, at + m)
+            if b > a:
+                seg = x[i + a - at : i + b - at]
+                out[a : a + len(seg)] += seg
+        return np.clip(out, -32768, 32767).astype(np.int16)
 
 
 # --------------------------------------------------------------------------- a simulated room

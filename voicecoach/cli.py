@@ -19,6 +19,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("chat", "chat", "a typed conversation with the coach"),
     ("listen", "listen", "hands-free: listen to the microphone (or WAV files) and answer"),
     ("devices", "devices", "list audio devices"),
+    ("voices", "voices", "list the installed voices and the one in use"),
     ("scripts", "scripts", "list or validate scripts"),
     ("intent", "intent", "show what the coach understands from a sentence"),
     ("transcribe", "transcribe", "recognise speech in WAV files"),

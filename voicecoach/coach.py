@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from voicecoach.answers import read_risk, read_safety
 from voicecoach.engine import (
@@ -34,18 +34,19 @@ from voicecoach.engine import (
     VoiceSettings,
 )
 from voicecoach.errors import VoicecoachError
+from voicecoach.journal import JournalStore
 from voicecoach.memory import Memory
 from voicecoach.scripts import Library, Script, StepKind
 from voicecoach.types import Cue, IntentMatch
 
 if TYPE_CHECKING:
     from voicecoach.crisis_lines import CrisisLine
+    from voicecoach.matcher import IntentMatcher
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-CONTROL = frozenset({"stop", "pause", "resume", "repeat", "skip", "slower", "faster", "louder",
-                     "quieter", "help", "goodbye"})
-ANSWER_INTENTS = frozenset({"yes", "no", "more", "skip"})
 CRISIS_SCRIPT = "crisis-support"
 SAFETY_FLAG = "check_safety"
 
@@ -88,7 +89,7 @@ class Coach:
     """A conversation. Runners call :meth:`begin`, then :meth:`hear` and :meth:`tick`."""
 
     def __init__(self, library: Library, speech_length: Callable[[str, VoiceSettings], float], *,
-                 matcher: Any = None, journal: Any = None, region: str = "auto",
+                 matcher: IntentMatcher | None = None, journal: JournalStore | None = None, region: str = "auto",
                  answer_timeout: float | None = 25.0, home: Path | None = None,
                  base_voice: VoiceSettings | None = None):
         self.library = library
@@ -100,6 +101,11 @@ class Coach:
         self.home = home
         self.base_voice = base_voice or VoiceSettings()
         self.engine: Engine | None = None
+        self.script_defaults: dict[str, Any] = {}
+        """Parameter values every script started gets where it has that parameter (the demo's
+        short sessions); parameters given to :meth:`start_script` win."""
+        self.controls = matcher.acting("control") if matcher is not None else frozenset()
+        """Intents that steer a running session (declared in intents.yaml: ``acts: [control]``)."""
         self.session_id: int | None = None
         self.pending: str | None = None
         """A yes/no the coach itself asked: ask_directly, safety_check."""
@@ -190,6 +196,7 @@ class Coach:
         if self.engine is not None:
             out += self._handle(self.engine.control(now, "stop"), now)
         script = self.library.get(script_id)
+        params = {**{k: v for k, v in self.script_defaults.items() if k in script.params}, **(params or {})}
         extras = {"script_title": script.title}
         if script.id == CRISIS_SCRIPT:
             from voicecoach.crisis_lines import script_values
@@ -202,7 +209,7 @@ class Coach:
         self.engine.volume *= self.base_voice.volume
         self.session_id = None
         if self.journal is not None:
-            self.session_id = self._journal("begin_session", script.id)
+            self.session_id = self._journal(lambda j: j.begin_session, script.id)
         start = max(now, self._busy_until)
         out += self._handle(self.engine.start(start), now)
         return out
@@ -221,29 +228,29 @@ class Coach:
             out += self._handle(self.engine.tick(now), now)
         return out
 
-    def hear(self, now: float, text: str, *, speaking: bool = False) -> tuple[IntentMatch, list[CoachAction]]:
+    def hear(self, now: float, text: str, *, speaking: bool = False,
+             match: IntentMatch | None = None) -> tuple[IntentMatch, list[CoachAction]]:
         """An utterance (typed or recognised). ``speaking``: the coach was talking when it came,
-        so only control intents and crisis statements count."""
+        so only control intents and crisis statements count. ``match``: the utterance's intent when
+        the runner already matched it in the coach's current state (see :meth:`match`); the
+        utterance is then not matched again."""
         text = " ".join(text.split())
         engine = self.engine
         in_session = engine is not None and not engine.done
         expecting = self.listening is not None
-        m = self._match(text, in_session, expecting)
+        m = match if match is not None and match.text == text else self.match(text)
         out: list[CoachAction] = []
         if not text:
             return m, out
         if m.crisis:
             return m, self._crisis(now)
-        from voicecoach.crisis import screen
-
-        check = screen(text)
-        if check.ask_directly and self.pending is None and not (engine and engine.script.id == CRISIS_SCRIPT):
+        if m.slots.get("ask_directly") and self.pending is None and not (engine and engine.script.id == CRISIS_SCRIPT):
             return m, self._ask_directly(now)
         if self.pending is not None:
             return m, self._answer_pending(now, text, m)
         if in_session:
             assert engine is not None
-            if m.name in CONTROL and (m.name != "skip" or not expecting or self._clearly_command(text)):
+            if m.name in self.controls and (m.name != "skip" or not expecting or self._clearly_command(text)):
                 if engine.script.id == CRISIS_SCRIPT and m.name in ("stop", "goodbye"):
                     out += self._handle(engine.control(now, "stop"), now)
                     self._busy_until = now
@@ -285,10 +292,21 @@ class Coach:
         self._busy_until = at + length
         return self._busy_until
 
-    def _match(self, text: str, in_session: bool, expecting: bool) -> IntentMatch:
+    def match(self, text: str) -> IntentMatch:
+        """The intent of ``text`` in the coach's current state (in a session, expecting an answer),
+        with the matcher's crisis screen first. Runners that need the match early (the live loop's
+        barge-in) call this and pass the result to :meth:`hear`."""
+        text = " ".join(text.split())
         if self.matcher is None:
-            return IntentMatch(None, 0.0, text=text)
-        return self.matcher.match(text, in_session=in_session, expecting_answer=expecting)
+            from voicecoach.crisis import screen
+
+            found = screen(text)
+            if found.is_crisis:
+                return IntentMatch("crisis", 1.0, {"category": found.category}, best="crisis", crisis=True, text=text)
+            slots: dict[str, object] = {"ask_directly": True} if found.ask_directly else {}
+            return IntentMatch("crisis_check" if found.ask_directly else None, 0.0, slots, text=text)
+        in_session = self.engine is not None and not self.engine.done
+        return self.matcher.match(text, in_session=in_session, expecting_answer=self.listening is not None)
 
     @staticmethod
     def _clearly_command(text: str) -> bool:
@@ -450,15 +468,16 @@ class Coach:
     def _handle(self, actions: list[Action], now: float, status: str | None = None, quiet: bool = False) -> list[CoachAction]:
         """Keep the journal from engine actions; pass the rest on to the runner."""
         out: list[CoachAction] = []
+        sid = self.session_id
         for a in actions:
             if isinstance(a, Answer):
-                if a.kind and self.session_id is not None:
-                    self._journal("record_answer", self.session_id, a.kind, a.name, a.value)
+                if a.kind and sid is not None:
+                    self._journal(lambda j: j.record_answer, sid, a.kind, a.name, a.value)
             elif isinstance(a, Complete):
-                if self.session_id is not None:
-                    self._journal("complete_entry", self.session_id, a.kind)
+                if sid is not None:
+                    self._journal(lambda j: j.complete_entry, sid, a.kind)
             elif isinstance(a, Entry):
-                self._journal("add_entry", a.kind, a.fields, self.session_id, True)
+                self._journal(lambda j: j.add_entry, a.kind, a.fields, sid, True)
             elif isinstance(a, StartScript):
                 self._queued = (a.script_id, {})
                 self._queued_at = max(now, self.engine.speaking_until if self.engine else now) + 0.5
@@ -477,15 +496,18 @@ class Coach:
     def _end_session(self, status: str) -> None:
         if self.engine is not None:
             self.ended.append((self.engine.script.id, status))
-        if self.session_id is not None:
-            self._journal("end_session", self.session_id, status)
+        sid = self.session_id
+        if sid is not None:
+            self._journal(lambda j: j.end_session, sid, status)
             self.session_id = None
 
-    def _journal(self, method: str, *args: Any) -> Any:
+    def _journal(self, method: Callable[[JournalStore], Callable[..., T]], *args: Any) -> T | None:
+        """One journal call, ``method(journal)(*args)``; a failure is reported once and the
+        conversation goes on (every answer given before it is already saved)."""
         if self.journal is None:
             return None
         try:
-            return getattr(self.journal, method)(*args)
+            return method(self.journal)(*args)
         except VoicecoachError as exc:
             if not self._journal_warned:
                 self._journal_warned = True
@@ -494,7 +516,7 @@ class Coach:
             return None
 
     def _recall(self, kind: str, field: str) -> Any:
-        return self._journal("last_value", kind, field)
+        return self._journal(lambda j: j.last_value, kind, field)
 
     # -- small persistent flags in the data directory --------------------------------------------
 

@@ -15,12 +15,15 @@ from voicecoach.yamlio import LDict, line_of, load_yaml, read_yaml_file
 
 @dataclass
 class VoiceConfig:
-    engine: str = "pyttsx3"
-    """pyttsx3 | espeak | none."""
+    engine: str = "auto"
+    """auto | pyttsx3 | festival | piper | espeak | none."""
     rate: int = 160
     """Words per minute at a script rate of 1.0."""
     volume: float = 0.9
+    name: str | None = None
+    """The engine's voice: a voice id or part of its name; None = the engine's best."""
     voice: str | None = None
+    """The older spelling of ``name``."""
     output_device: str | int | None = None
 
 
@@ -75,7 +78,7 @@ class Config:
 
 
 _CHOICES = {
-    ("voice", "engine"): {"pyttsx3", "espeak", "none"},
+    ("voice", "engine"): {"auto", "pyttsx3", "festival", "piper", "espeak", "none"},
     ("asr", "engine"): {"auto", "vosk", "pocketsphinx", "whisper"},
     ("audio", "echo_cancel"): {"auto", "webrtc", "speex", "nlms", "off"},
 }
@@ -163,7 +166,7 @@ def _apply(target: Any, data: Any, file: str, path: tuple[str, ...], line: int |
 def _check(path: tuple[str, ...], value: Any, default: Any, file: str, line: int | None) -> Any:
     dotted = ".".join(path)
     kind = type(default)
-    nullable = path[-1] in {"voice", "output_device", "vosk_model", "whisper_model", "input_device", "wake_phrase"}
+    nullable = path[-1] in {"voice", "name", "output_device", "vosk_model", "whisper_model", "input_device", "wake_phrase"}
     if value is None:
         if nullable:
             return None

@@ -281,6 +281,18 @@ class CrisisScreen:
                     found.setdefault(name, []).append((pos, m.group(0).strip()))
         return found
 
+    def cue_classes(self, text: str) -> set[str]:
+        """The cue classes found anywhere in an utterance (idioms and denials blanked out, with and
+        without the gap words): features for the learned layer (:mod:`voicecoach.crisis_model`)."""
+        norm = self.prepare(text if isinstance(text, str) else str(text or ""))
+        if not norm:
+            return set()
+        first, _ = self._blank(norm)
+        found = set(self.cue_positions(first))
+        for t in self.texts(first.strip())[1:]:
+            found |= set(self.cue_positions(self._blank(t)[0]))
+        return found
+
     def _combination(self, padded: str) -> tuple[_Combination, str] | None:
         found = self.cue_positions(padded)
         asked = None

@@ -15,124 +15,40 @@ absolute deadlines and a late tick never pushes the beat.
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from voicecoach.answers import Expects, read_answer, read_yes_no
-from voicecoach.scripts import REF, TEXT_REF, Script, Step, StepKind
+from voicecoach.actions import (
+    Action,
+    Answer,
+    Complete,
+    Ended,
+    EngineOptions,
+    Entry,
+    Hush,
+    Input,
+    Listening,
+    Speak,
+    StartScript,
+    StepGen,
+    StepStarted,
+    Until,
+    Wait,
+)
+from voicecoach.engine_steps import NO_CONTENT_HELP, StepRunner
+from voicecoach.script_model import REF, Script, Step, StepKind
+from voicecoach.script_text import COUNT_WORDS, PASS_WORDS, compare, count_items, fill, is_pass
+from voicecoach.tts.delivery import fit, settings_for
 from voicecoach.types import Cue
 from voicecoach.voice import VoiceSettings
 
-# ---------------------------------------------------------------------------------------------
-# Actions: what the engine asks its runner to do.
-
-
-@dataclass(frozen=True)
-class Speak:
-    """Start this cue now (its ``t`` is the scheduled time; the runner starts it at once)."""
-
-    cue: Cue
-    settings: VoiceSettings
-
-
-@dataclass(frozen=True)
-class Hush:
-    """Cut any speech now."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The person answered: record it (the journal writes it at once)."""
-
-    name: str
-    value: Any
-    kind: str | None
-    """The script's journal entry kind, if it keeps one."""
-
-
-@dataclass(frozen=True)
-class Complete:
-    """The script's journal entry is complete."""
-
-    kind: str
-
-
-@dataclass(frozen=True)
-class Entry:
-    """Write a separate journal entry (a win, say)."""
-
-    kind: str
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StepStarted:
-    """A step began (for the terminal display)."""
-
-    step: Step
-    label: str
-
-
-@dataclass(frozen=True)
-class StartScript:
-    """When this script has ended, start another."""
-
-    script_id: str
-
-
-@dataclass(frozen=True)
-class Ended:
-    """The script finished: ``completed`` or ``stopped``."""
-
-    status: str
-
-
-Action = Speak | Hush | Answer | Complete | Entry | StepStarted | StartScript | Ended
-
-
-@dataclass(frozen=True)
-class Listening:
-    """What the engine is waiting to hear."""
-
-    name: str
-    """The answer's name (or the step label for choose)."""
-    kind: StepKind
-    mode: str
-    """dictation (free text) or command (a closed set: numbers, options)."""
-    since: float
-    deadline: float | None
-    scale: tuple[int, int] | None = None
-    options: tuple[str, ...] = ()
-
-
-# ---------------------------------------------------------------------------------------------
-# What a step generator yields.
-
-
-@dataclass(frozen=True)
-class _Until:
-    t: float
-
-
-@dataclass(frozen=True)
-class _Input:
-    listening: Listening
-
-
-_Wait = _Until | _Input
-_StepGen = Generator[_Wait, Any, Any]
-
-COUNT_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-               "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-               "eighteen", "nineteen", "twenty"]
+__all__ = ["COUNT_WORDS", "NO_CONTENT_HELP", "PASS_WORDS", "Action", "Answer", "Complete", "Ended", "Engine",
+           "EngineOptions", "Entry", "Hush", "Listening", "Speak", "StartScript", "StepStarted", "VoiceSettings",
+           "count_items", "fill", "is_pass"]
 
 SENTENCE_GAP = 0.3
 """Seconds between two sentences of one step."""
-ANSWER_GAP = 0.6
-"""Seconds of quiet after an answer before the coach speaks."""
 CONTROL_PHRASES = {
     "pause": "Okay. I'll wait. Say resume when you're ready.",
     "resume": "Let's carry on.",
@@ -143,128 +59,17 @@ CONTROL_PHRASES = {
     "help": "You can say stop, pause, next, repeat, slower, faster, louder or quieter at any time.",
 }
 
-NO_CONTENT_HELP = ("That's okay. It can be hard to find the words. Take your time: even something small "
-                   "counts. Or say skip, and we'll move on.")
-"""Said once when a question that needs an answer gets "I don't know" or "nothing"."""
-
 SpeechLength = Callable[[str, VoiceSettings], float]
-
-PASS_WORDS = frozenset({"skip", "next", "pass", "move on", "skip it", "skip this", "skip that", "next one",
-                        "nothing", "no plan", "i'd rather not", "rather not", "none"})
-"""Answers that mean "no answer" to an optional question, or "move on" in a collect step."""
-
-
-def is_pass(text: str) -> bool:
-    t = re.sub(r"[^a-z' ]+", " ", text.lower())
-    t = re.sub(r"\b(please|okay|ok|um|uh|just|let's|lets)\b", " ", t)
-    return " ".join(t.split()) in PASS_WORDS
-
-
-def count_items(text: str) -> list[str]:
-    """Split an answer like "the lamp my hands and the window" into items.
-
-    Recognised speech has no punctuation, so items are split at "and", commas, and at each
-    article or possessive that starts a new noun phrase; lead-ins like "I can see" are dropped.
-    Exactness matters less than encouragement: this errs towards counting what was said.
-    """
-    t = text.lower()
-    t = re.sub(r"[^a-z' ,]+", " ", t)
-    t = re.sub(r"\b(i can|i could|i do|i)\s+(see|hear|feel|touch|smell|taste|notice)\b", ",", t)
-    t = re.sub(r"\b(there'?s|there is|there are|and then|um+|uh+|er+|like|okay|ok|so|also|maybe|some kind of)\b", ",", t)
-    t = re.sub(r"\b(and|plus|then)\b", ",", t)
-    t = re.sub(r"\b(the|a|an|my|some|this|that|these|those|your|his|her|our|their)\b", r", \1", t)
-    stop = {"the", "a", "an", "my", "some", "this", "that", "these", "those", "your", "his", "her",
-            "our", "their", "is", "are", "it", "of", "in", "on", "at", "to", "too", "very", "just",
-            "next", "yes", "no", "hmm", "well", "what", "um", "uh"}
-    items = []
-    for part in t.split(","):
-        words = [w for w in part.split() if w]
-        content = [w for w in words if w not in stop]
-        if not content:
-            continue
-        if words[0] in stop or len(content) <= 2:
-            items.append(" ".join(words))
-        else:
-            # A bare list of nouns ("lamp window door"): one item per word.
-            items.extend(content)
-    return items
-
-
-def _compare(a: Any, op: str, b: Any) -> bool:
-    """A ``when: "a < b"`` test; False when either side is missing or not a number."""
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
-        return False
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[op]
-
-
-_PLAIN_STARTS = frozenset({"when", "because", "the", "my", "he", "she", "they", "it", "we", "you", "a", "an",
-                           "that", "this", "to", "being", "not", "feeling", "just", "like", "maybe", "if",
-                           "his", "her", "their", "our", "your", "since", "after", "before", "anxious",
-                           "sad", "hurt", "lonely", "scared", "angry", "worried", "ignored", "nobody",
-                           "everyone", "someone", "having", "getting", "knowing", "for", "so", "and"})
-
-
-def _fit_after(before: str, value: str) -> str:
-    """An answer put into a sentence: words it repeats from just before its place are dropped
-    ("when {situation}" + "When you didn't reply" -> "you didn't reply"), a capital that started
-    the answer is lowered mid-sentence, and a closing full stop goes."""
-    words = value.split()
-    lead = re.findall(r"[A-Za-z']+", before)[-3:]
-    for n in range(min(len(lead), len(words)), 0, -1):
-        tail = [w.lower() for w in lead[-n:]]
-        head = [re.sub(r"[^a-z']", "", w.lower()) for w in words[:n]]
-        if tail == head:
-            words = words[n:]
-            break
-    out = " ".join(words).rstrip(" .!")
-    first = out.split(" ", 1)[0]
-    if before.strip() and not before.rstrip().endswith((".", "!", "?")) and first.lower() in _PLAIN_STARTS \
-            and first[:1].isupper():
-        out = out[0].lower() + out[1:]
-    return out
-
-
-def fill(text: str, values: dict[str, Any]) -> str:
-    """Put answers and parameters into ``{name}`` places; a missing one is left out."""
-
-    def sub(m: re.Match) -> str:
-        v = values.get(m.group(1))
-        if v is None:
-            return ""
-        if isinstance(v, (list, tuple)):
-            return ", ".join(str(x) for x in v)
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        if isinstance(v, str):
-            return _fit_after(text[: m.start()], v)
-        return str(v)
-
-    out = TEXT_REF.sub(sub, text)
-    return re.sub(r"\s{2,}", " ", re.sub(r"\s+([,.;:!?])", r"\1", out)).strip()
 
 
 @dataclass
 class _Frame:
-    gen: _StepGen
+    gen: StepGen
     step: Step
-    wait: _Wait | None = None
+    wait: Wait | None = None
 
 
-@dataclass
-class EngineOptions:
-    """How an engine behaves for its runner."""
-
-    answer_timeout: float | None = 25.0
-    """Seconds to wait for an answer; None waits for ever (scripted chat)."""
-    recall: Callable[[str, str], Any] | None = None
-    """Journal look-up for parameter ``recall``."""
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Values scripts may speak (crisis line, ...)."""
-    parse_number: Callable[[str, tuple[int, int]], int | None] | None = None
-    find_patterns: Callable[[str, str], list[Any]] | None = None
-
-
-class Engine:
+class Engine(StepRunner):
     """Runs one script. See the module docstring for the event protocol."""
 
     def __init__(self, script: Script, speech_length: SpeechLength, params: dict[str, Any] | None = None,
@@ -300,7 +105,7 @@ class Engine:
     @property
     def listening(self) -> Listening | None:
         f = self._frame
-        if self.status == "running" and f is not None and isinstance(f.wait, _Input):
+        if self.status == "running" and f is not None and isinstance(f.wait, Input):
             return f.wait.listening
         return None
 
@@ -309,7 +114,7 @@ class Engine:
         f = self._frame
         if self.status != "running" or f is None or f.wait is None:
             return None
-        if isinstance(f.wait, _Until):
+        if isinstance(f.wait, Until):
             return f.wait.t
         return f.wait.listening.deadline
 
@@ -396,8 +201,10 @@ class Engine:
                 self.volume = max(0.2, self.volume - 0.15)
         return self._flush()
 
-    def settings(self) -> VoiceSettings:
-        return VoiceSettings(self.rate, self.volume, self.script.voice.voice)
+    def settings(self, step: Step | None = None, fade: float = 1.0) -> VoiceSettings:
+        """The delivery of a cue: the script's and the step's ``voice:`` over the running rate
+        and volume."""
+        return settings_for(self.script.voice, step.voice if step is not None else None, self.rate, self.volume, fade)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -428,7 +235,7 @@ class Engine:
         values = self._values()
         v = values.get(cond.name)
         if cond.op is not None:
-            ok = _compare(v, cond.op, values.get(cond.other or ""))
+            ok = compare(v, cond.op, values.get(cond.other or ""))
             return not ok if cond.negate else ok
         if cond.values is not None:
             ok = v in cond.values or (isinstance(v, str) and v.lower() in {str(x).lower() for x in cond.values})
@@ -437,9 +244,14 @@ class Engine:
         return not ok if cond.negate else ok
 
     def _speak(self, text: str, at: float, phase: str | None = None, max_duration: float | None = None,
-               step: Step | None = None) -> Cue:
-        settings = self.settings()
-        length = max(0.0, float(self.speech_length(text, settings)))
+               step: Step | None = None, fade: float = 1.0) -> Cue:
+        settings = self.settings(step, fade)
+        if max_duration is not None:
+            # A phase cue is spoken a little faster rather than cut at the next beat.
+            settings, length = fit(text, settings, max_duration, self.speech_length)
+        else:
+            length = self.speech_length(text, settings)
+        length = max(0.0, float(length))
         duration = min(length, max_duration) if max_duration is not None else length
         cue = Cue(t=at, duration=duration, text=text, phase=phase,
                   max_duration=max_duration if max_duration is not None and length > max_duration else None,
@@ -461,7 +273,7 @@ class Engine:
             if not text:
                 continue
             if not first:
-                t += SENTENCE_GAP
+                t += SENTENCE_GAP + self.settings(step).sentence_pause
             cue = self._speak(text, t, step=step)
             t = cue.t + cue.duration
             first = False
@@ -551,13 +363,13 @@ class Engine:
 
     # -- steps ----------------------------------------------------------------------------------
 
-    def _run_step(self, step: Step) -> _StepGen:
+    def _run_step(self, step: Step) -> StepGen:
         kind = step.kind
         if kind == StepKind.SAY:
             end = self._say_texts(step.text, step)
-            yield _Until(end + self._pause(step))
+            yield Until(end + self._pause(step))
         elif kind == StepKind.PAUSE:
-            yield _Until(self._t + float(self._resolve(step.seconds) or 0))
+            yield Until(self._t + float(self._resolve(step.seconds) or 0))
         elif kind == StepKind.BREATHE:
             yield from self._breathe(step)
         elif kind in (StepKind.ASK, StepKind.RATE):
@@ -570,10 +382,10 @@ class Engine:
             yield from self._notice(step)
         elif kind == StepKind.WAIT:
             seconds = float(self._resolve(step.seconds) or 0)
-            yield _Until(self._t + seconds)
+            yield Until(self._t + seconds)
             if step.checkin:
                 end = self._say_texts(step.checkin, step)
-                yield _Until(end + self._pause(step))
+                yield Until(end + self._pause(step))
         elif kind == StepKind.SAVE:
             if step.save_kind:
                 fields = {f: self.answers.get(a) for f, a in step.save_fields.items()}
@@ -588,239 +400,3 @@ class Engine:
         elif kind == StepKind.END:
             return ("end", None)
         return None
-
-    def _after_answer(self) -> None:
-        """Leave a short, human gap after the person spoke (never inside the coach's speech)."""
-        self._t = max(self._t, self.speaking_until) + ANSWER_GAP
-
-    def _pause(self, step: Step) -> float:
-        return float(self._resolve(step.pause) or 0)
-
-    def _breathe(self, step: Step) -> _StepGen:
-        phases = [(p, float(self._resolve(p.seconds) or 1)) for p in step.phases]
-        cycle_len = sum(s for _, s in phases) or 1.0
-        cycles = self._resolve(step.cycles)
-        if cycles is None:
-            minutes = float(self._resolve(step.minutes) or 1)
-            cycles = max(1, round(minutes * 60 / cycle_len))
-        cycles = int(cycles)
-        counting = bool(self._resolve(step.counting))
-        start_cycle = self._breath_cycle.get(step.index, 0)
-        t = self._t
-        for c in range(start_cycle, cycles):
-            self._breath_cycle[step.index] = c
-            pace = self.pace
-            for spec, seconds in phases:
-                length = seconds * pace
-                yield _Until(t)
-                cue = self._speak(fill(spec.cue, self._values()), t, phase=spec.phase.value,
-                                  max_duration=length, step=step)
-                if counting:
-                    busy_until = cue.t + cue.duration
-                    for k in range(1, int(math.floor(length + 1e-9))):
-                        tk = t + k
-                        if tk + 0.05 >= t + length or busy_until > tk - 0.05:
-                            continue  # dropped: it would overlap the cue before it
-                        yield _Until(tk)
-                        word = COUNT_WORDS[k] if k < len(COUNT_WORDS) else str(k + 1)
-                        cc = self._speak(word, tk, phase=spec.phase.value, max_duration=min(1.0, t + length - tk), step=step)
-                        busy_until = cc.t + cc.duration
-                t += length
-        self._breath_cycle.pop(step.index, None)
-        yield _Until(t + self._pause(step))
-
-    def _listen(self, step: Step, since: float, mode: str | None = None, scale=None) -> _Input:
-        timeout = self._resolve(step.timeout) if step.timeout is not None else self.options.answer_timeout
-        deadline = None if timeout is None or self.options.answer_timeout is None else since + float(timeout)
-        return _Input(Listening(step.name or step.label, step.kind, mode or step.mode, since, deadline, scale,
-                                tuple(o.label for o in step.options)))
-
-    def _ask(self, step: Step) -> _StepGen:
-        name = step.name or step.label  # the validator requires 'as' on ask and rate steps
-        question = step.text
-        end = self._say_texts(question, step)
-        reprompted = False
-        unreadable_once = False
-        helped = False
-        reading_lines: tuple[str, ...] = ()
-        asks_again = False
-        while True:
-            got = yield self._listen(step, end, scale=step.scale if step.kind == StepKind.RATE else None)
-            if got is None:
-                if reprompted:
-                    return None  # a second timeout: the answer stays unset
-                reprompted = True
-                self._t = max(self._t, end)
-                end = self._say_texts(step.reprompt or question, step)
-                continue
-            text, _intent = got
-            text = text.strip()
-            if step.optional and (is_pass(text) or _intent == "skip"):
-                self._after_answer()
-                return None
-            if step.kind == StepKind.RATE:
-                value = self._number(text, step.scale)
-                if value is None:
-                    if unreadable_once:
-                        return None
-                    unreadable_once = True
-                    lo, hi = step.scale
-                    self._after_answer()
-                    end = self._say_texts([f"Sorry, I didn't catch a number. Could you give me one from {lo} to {hi}?"], step)
-                    continue
-            else:
-                value = text
-                reading = read_answer(step.expects or Expects.FREE_TEXT, text).value
-                if reading == "no_content" and not step.optional and "no_content" not in step.replies:
-                    reading_lines = (NO_CONTENT_HELP,)
-                else:
-                    reading_lines = step.replies.get(reading, ())
-                asks_again = reading in step.again or (reading == "no_content" and not step.optional
-                                                       and "no_content" not in step.replies)
-                if asks_again and not helped:
-                    helped = True
-                    self._after_answer()
-                    end = self._say_texts(list(reading_lines) or [step.reprompt[0] if step.reprompt else question[0]], step)
-                    continue
-                self.answers[name + "_reading"] = reading
-            self.answers[name] = value
-            self._out.append(Answer(name, value, self.script.journal))
-            self._after_answer()
-            if step.kind != StepKind.RATE and reading_lines and not asks_again:
-                self._say_texts(list(reading_lines), step)
-            end = self._t
-            p = self._pause(step)
-            if p:
-                yield _Until(end + p)
-            return None
-
-    def _number(self, text: str, scale: tuple[int, int]) -> int | None:
-        if self.options.parse_number is not None:
-            return self.options.parse_number(text, scale)
-        from voicecoach.numbers import parse_number
-
-        return parse_number(text, scale)
-
-    def _collect(self, step: Step) -> _StepGen:
-        name = step.name or step.label
-        count = int(self._resolve(step.count) or 1)
-        end = self._say_texts(step.text, step)
-        items: list[str] = []
-        reprompted = False
-        while len(items) < count:
-            got = yield self._listen(step, end)
-            if got is None:
-                if reprompted or items:
-                    break
-                reprompted = True
-                self._t = max(self._t, end)
-                end = self._say_texts(step.reprompt or ["Take your time. Anything at all is fine."], step)
-                continue
-            text, _intent = got
-            if is_pass(text) or _intent == "skip":
-                break
-            new = count_items(text) or [text.strip()]
-            items.extend(new)
-            self.answers[name] = list(items)
-            self._out.append(Answer(name, list(items), self.script.journal))
-            left = count - len(items)
-            self._after_answer()
-            extra = {"got": len(items), "left": max(0, left), "count": count}
-            if left > 0:
-                lines = step.encourage or ["Good. {left} more."]
-                end = self._say_texts([lines[(len(items) - 1) % len(lines)]], step, extra)
-        done = step.done or ["Well done."]
-        end = self._say_texts(done, step, {"got": len(items), "left": 0, "count": count})
-        yield _Until(end + max(0.5, self._pause(step)))
-
-    def _choose(self, step: Step) -> _StepGen:
-        end = self._say_texts(step.text, step)
-        reprompted = False
-        while True:
-            got = yield self._listen(step, end)
-            choice = None
-            if got is not None:
-                text, intent = got
-                choice = self._match_option(step, text, intent)
-                if choice is None and not reprompted:
-                    reprompted = True
-                    self._after_answer()
-                    labels = [o.label for o in step.options]
-                    hint = step.reprompt or [f"Sorry, I didn't catch that. You can say {', '.join(labels[:-1])} or {labels[-1]}." if len(labels) > 1 else "Sorry, could you say that again?"]
-                    end = self._say_texts(hint, step)
-                    continue
-            elif not reprompted and step.default is None:
-                reprompted = True
-                self._t = max(self._t, end)
-                end = self._say_texts(step.reprompt or step.text, step)
-                continue
-            if choice is None:
-                if step.default is None:
-                    return None
-                choice = step.options[step.default]
-            if step.name:
-                self.answers[step.name] = choice.label
-                self._out.append(Answer(step.name, choice.label, self.script.journal))
-            if got is not None:
-                self._after_answer()
-            if choice.say:
-                end = self._say_texts(choice.say, step)
-                yield _Until(end + 0.4)
-            if choice.goto:
-                return ("goto", choice.goto)
-            if choice.start:
-                return ("start", choice.start)
-            if choice.end:
-                return ("end", None)
-            return None
-
-    @staticmethod
-    def _match_option(step: Step, text: str, intent: str | None):
-        """The option an answer picks: by intent, then by the earliest phrase said that is not
-        negated ("not breathing, grounding" picks grounding); for a yes/no choice, the answer is
-        read as yes, no or unclear first ("no thanks", "I'd rather not", "maybe")."""
-        words = " " + re.sub(r"[^a-z0-9' ]+", " ", text.lower()) + " "
-        labels = {o.label: o for o in step.options}
-        if step.expects == "yes_no" or ({"yes", "no"} <= set(labels) and len(labels) == 2):
-            reading = read_yes_no(text).value
-            if reading in labels:
-                return labels[reading]
-            if reading == "unclear" and step.expects == "yes_no":
-                return None
-        for opt in step.options:
-            if opt.intent and intent == opt.intent:
-                return opt
-        best = None
-        best_pos = None
-        for opt in step.options:
-            for m in opt.match:
-                for found in re.finditer(re.escape(" " + m + " "), words):
-                    pos = found.start()
-                    before = words[:pos].split()[-2:]
-                    if m not in ("no", "not", "nothing", "neither") and any(
-                            w in ("not", "no", "dont", "don't", "never", "without") for w in before):
-                        continue
-                    if best_pos is None or pos < best_pos:
-                        best, best_pos = opt, pos
-                    break
-        return best
-
-    def _notice(self, step: Step) -> _StepGen:
-        text = self.answers.get(step.target or "")
-        hits = []
-        if isinstance(text, str) and text:
-            if self.options.find_patterns is not None:
-                hits = list(self.options.find_patterns(step.patterns, text))
-            else:
-                from voicecoach.patterns import find
-
-                hits = list(find(step.patterns, text))
-        if step.name:
-            names = [h.name for h in hits]
-            self.answers[step.name] = names
-            if names:
-                self._out.append(Answer(step.name, names, self.script.journal))
-        lines = [h.line for h in hits[:2]] if hits else list(step.none_text)
-        if lines:
-            end = self._say_texts(lines, step)
-            yield _Until(end + max(0.4, self._pause(step)))

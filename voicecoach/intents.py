@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from voicecoach.errors import LocatedError
-from voicecoach.matcher import CONTROL_INTENTS, GROUPS, Intent, IntentMatcher, Keyword, Template
+from voicecoach.matcher import ACTS, GROUPS, Intent, IntentMatcher, Keyword, Template
 from voicecoach.normalize import normalize
 from voicecoach.templates import Alt, Grammar, SlotList, SlotValue, TemplateError, parse_template
 from voicecoach.yamlio import line_of, load_yaml, read_yaml_fast
 
-__all__ = ["CONTROL_INTENTS", "IntentMatcher", "IntentsError", "TemplateError", "load_matcher", "normalize",
+__all__ = ["IntentMatcher", "IntentsError", "TemplateError", "load_matcher", "normalize",
            "parse_template", "Grammar", "matcher_from_dict", "matcher_from_files",
            "matcher_from_yaml", "read_yaml_fast"]
 
@@ -82,7 +82,7 @@ class _RawIntents:
         other = _RawIntents()
         other.intents = {
             k: Intent(v.name, v.group, v.script, list(v.templates), [], list(v.slots),
-                      list(v.command_phrases), list(v.examples), v.file, v.line)
+                      list(v.command_phrases), list(v.examples), acts=v.acts, file=v.file, line=v.line)
             for k, v in self.intents.items()
         }
         other.lists = dict(self.lists)
@@ -140,7 +140,7 @@ class _RawIntents:
             raise IntentsError(f"intent name {name!r} must be lower-case letters, digits and _", file, line)
         if not isinstance(body, dict):
             raise IntentsError(f"intent {name!r} must be a mapping (templates, keywords...)", file, line)
-        known = {"group", "script", "templates", "keywords", "slots", "command_phrases", "examples"}
+        known = {"group", "script", "templates", "keywords", "slots", "command_phrases", "examples", "acts"}
         for key in body:
             if key not in known:
                 raise IntentsError(f"intent {name!r}: unknown key {key!r} (known: {', '.join(sorted(known))})",
@@ -152,6 +152,12 @@ class _RawIntents:
                 raise IntentsError(f"intent {name!r}: group must be one of {', '.join(GROUPS)}",
                                    file, line_of(body, "group"))
             intent.group = body["group"]
+        if "acts" in body:
+            acts = body["acts"]
+            if not isinstance(acts, list) or any(a not in ACTS for a in acts):
+                raise IntentsError(f"intent {name!r}: acts must be a list of {', '.join(ACTS)}", file,
+                                   line_of(body, "acts"))
+            intent.acts = frozenset(acts)
         if "script" in body:
             if body["script"] is not None and not isinstance(body["script"], str):
                 raise IntentsError(f"intent {name!r}: script must be a script id", file, line_of(body, "script"))
@@ -268,5 +274,5 @@ def load_matcher(home: Path | None = None, threshold: float | None = None) -> In
 
 __all__ = [
     "Intent", "IntentMatcher", "IntentsError", "TemplateError", "Grammar", "load_matcher",
-    "normalize", "parse_template", "CONTROL_INTENTS",
+    "normalize", "parse_template",
 ]

@@ -45,7 +45,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from voicecoach.aec import EchoPath, RoomEcho, make_canceller
+from voicecoach.aec import EchoPath, PlayedReference, RoomEcho, make_canceller
 from voicecoach.asr.command import incomplete, says_barge
 from voicecoach.audio import ASR_RATE, resample, to_mono
 from voicecoach.coach import Coach, Show
@@ -63,11 +63,6 @@ COMPLETE_COMMAND_SILENCE = 0.2
 """Trailing silence that ends a command once its partial result is already a whole command."""
 LONG_COMMAND = 1.2
 """Seconds of speech in command mode beyond which it is also decoded openly (crisis check)."""
-BARGE_IN = frozenset({"stop", "pause", "goodbye"})
-"""Intents acted on from a partial result, before the person has finished the word."""
-WHILE_SPEAKING = frozenset({"stop", "pause", "resume", "skip", "repeat", "slower", "faster",
-                            "louder", "quieter", "goodbye"})
-"""Intents taken while the coach is speaking (with crisis statements, always)."""
 DOUBLE_TALK_DB = 3.0
 """How much louder than the coach's own voice the microphone must be to count as the person."""
 MIN_PERSON = 4
@@ -622,7 +617,10 @@ class LiveLoop:
         """``--echo-gain-db/--echo-delay-ms``: a simulated room between the speaker and a file
         microphone (voicecoach/aec.py)."""
         canceller, note = make_canceller(echo_cancel)
-        self.echo = EchoPath(self.player.window, canceller) if canceller is not None else None
+        reference = self.player.window
+        if not self.fast and hasattr(speaker, "tap"):
+            reference = PlayedReference(speaker, self.now, self.player.at_16k, self.player.window)
+        self.echo = EchoPath(reference, canceller) if canceller is not None else None
         """Echo cancellation with the played audio as the reference; VAD, barge-in and
         recognition hear its output."""
         if note:
@@ -636,6 +634,11 @@ class LiveLoop:
         self._mic_down: str | None = None
         self._barged_until = -1.0
         self._matches: dict[tuple[str, bool, bool], Any] = {}
+        matcher = coach.matcher
+        self._barge_in = matcher.acting("barge_in") if matcher is not None else frozenset()
+        """Intents acted on from a partial result, before the person has finished the word."""
+        self._while_speaking = matcher.acting("while_speaking") if matcher is not None else frozenset()
+        """Intents taken while the coach is speaking (with crisis statements, always)."""
         self.timings: list[dict[str, Any]] = []
         """Per final result acted on (session clock): ``end`` of speech, ``endpoint``,
         ``decoded``, ``matched``, and for the first cue after it ``synth_start``,
@@ -701,7 +704,7 @@ class LiveLoop:
             return False
         m = self._match(text)
         # Crisis statements wait for the end of speech (a one-word partial is not one).
-        if incomplete(text) or m is None or m.crisis or m.name not in BARGE_IN or m.confidence < SURE:
+        if incomplete(text) or m is None or m.crisis or m.name not in self._barge_in or m.confidence < SURE:
             return False
         return not self.is_echo(text, t0, t1)
 
@@ -720,14 +723,11 @@ class LiveLoop:
     def _match(self, text: str):
         """The intent of ``text`` in the coach's current state. Cached: the endpointer asks about
         the same partial result at every 30 ms frame, and the ear must keep up with the audio."""
-        matcher = self.coach.matcher
-        if matcher is None:
-            return None
         key = (text, self.coach.engine is not None, self.coach.listening is not None)
         if key in self._matches:
             return self._matches[key]
         try:
-            m = matcher.match(text, in_session=key[1], expecting_answer=key[2])
+            m = self.coach.match(text)
         except VoicecoachError:
             m = None
         if len(self._matches) > 256:
@@ -969,14 +969,14 @@ class LiveLoop:
 
     def _hear(self, now: float, text: str, speaking: bool, h: Heard | None = None) -> None:
         m = self._match(text)
-        if m is not None and not m.crisis and m.name in WHILE_SPEAKING and incomplete(text):
+        if m is not None and not m.crisis and m.name in self._while_speaking and incomplete(text):
             # Cut off mid-sentence ("i want to"): never a control command.
             self.ignored.append(text)
             self.display.show_heard(text, "  (unfinished: ignored)")
             return
-        if speaking and m is not None and not m.crisis and (m.name not in WHILE_SPEAKING or m.confidence < SURE):
+        if speaking and m is not None and not m.crisis and (m.name not in self._while_speaking or m.confidence < SURE):
             return
-        _, actions = self.coach.hear(now, text, speaking=speaking)
+        _, actions = self.coach.hear(now, text, speaking=speaking, match=m)
         if h is not None:
             self._timing = {"text": text, "end": h.end, "endpoint": h.at, "decoded": h.decoded,
                             "received": now, "matched": self.now()}

@@ -13,11 +13,13 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from voicecoach import crisis as crisis_mod
+from voicecoach import crisis_model
 from voicecoach.expansions import cached_expansions
 from voicecoach.normalize import normalize
 from voicecoach.numbers import parse_minutes, parse_number
 from voicecoach.scoring import (
     CRISIS_CHECK_SIMILARITY,
+    NEAR_EXACT,
     Scored,
     calibrate,
     combine,
@@ -29,10 +31,11 @@ from voicecoach.templates import Alt, Grammar
 from voicecoach.types import IntentMatch
 
 GROUPS = ("control", "technique", "state", "answer", "other")
-CONTROL_INTENTS = ("stop", "pause", "resume", "repeat", "skip", "more", "slower", "faster",
-                   "louder", "quieter", "goodbye")
-# Intents an utterance may be taken for while the person answers a question.
-_ANSWER_COMMANDS = set(CONTROL_INTENTS) | {"yes", "no", "help"}
+ACTS = ("control", "while_speaking", "barge_in", "in_answer")
+"""What an intent may do, declared in intents.yaml (``acts``): ``control`` steers a running
+session (the engine's controls); ``while_speaking`` is acted on while the coach speaks;
+``barge_in`` cuts the coach as soon as a partial result says it; ``in_answer`` is taken as a
+command even while the person answers a question."""
 
 
 @dataclass
@@ -67,6 +70,8 @@ class Intent:
     """Short phrases for a recogniser's command grammar (lower-case words only)."""
     examples: list[str] = field(default_factory=list)
     """Natural sentences for the semantic layer (compared by meaning, not as templates)."""
+    acts: frozenset[str] = frozenset()
+    """What the intent may do (:data:`ACTS`)."""
     file: str | None = None
     line: int | None = None
 
@@ -98,8 +103,14 @@ class IntentMatcher:
             self._slot_rx[lst.name] = pats
         self.use_semantic = True
         """Set False to match on templates and keywords only (as without the semantic extra)."""
+        self.use_crisis_model = True
+        """Set False to leave the learned crisis layer out (it needs the semantic layer too)."""
         self._semantic: Semantic | None = None
         self._semantic_tried = False
+
+    def acting(self, act: str) -> frozenset[str]:
+        """The intents declared to do ``act`` (see :data:`ACTS`)."""
+        return frozenset(name for name, intent in self.intents.items() if act in intent.acts)
 
     def _expansions(self) -> tuple[list[str], list[str], list[dict[str, str]]]:
         """Every template's (cleaned) expansions with their intent and slots (cached on disk)."""
@@ -231,6 +242,20 @@ class IntentMatcher:
         if screen.ask_directly:
             slots = {"ask_directly": True, "category": screen.category, "matched": screen.matched}
             return IntentMatch("crisis_check", 0.9, slots, best="crisis_check", text=text)
+        if (vec is not None and self.use_crisis_model and not expecting_answer
+                and len(clean.split()) >= crisis_model.MIN_WORDS
+                and not (scored and scored[0].template >= NEAR_EXACT)):
+            # the learned layer (voicecoach/crisis_model.py): new words for a crisis, whatever
+            # intent the sentence resembles; it only adds a flag. An answer is read in the context
+            # of its question (voicecoach/answers.py), and an utterance that is nearly a template
+            # is that request, so the layer leaves both alone.
+            decision, p = crisis_model.default_model().assess(self.crisis_screen, text, vec)
+            if decision is not None:
+                slots = {"category": "learned", "matched": f"p={p:.2f}"}
+                if decision == "crisis":
+                    return IntentMatch("crisis", 1.0, slots, best="crisis", crisis=True, text=text)
+                slots["ask_directly"] = True
+                return IntentMatch("crisis_check", round(p, 3), slots, best="crisis_check", text=text)
         if not scored:
             return IntentMatch(None, 0.0, {}, best=None, text=text)
         if vec is not None and scored[0].score < self.threshold:
@@ -277,7 +302,7 @@ class IntentMatcher:
         if not words or len(words) > 4:
             return None
         for s in scored:
-            if s.name in _ANSWER_COMMANDS and s.template >= 0.86:
+            if "in_answer" in self.intents[s.name].acts and s.template >= 0.86:
                 return s
         return None
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from voicecoach.errors import VoicecoachError
 from voicecoach.followup import ASKED_FIELD, FOLLOW_UP_FIELD, FollowUp
-from voicecoach.journal import Entry, iso_utc
+from voicecoach.journal import Entry, JournalStore, iso_utc
 from voicecoach.progress import TechniqueChange
 from voicecoach.scripts import Library, Script
 from voicecoach.types import IntentMatch
@@ -83,7 +83,7 @@ class Memory:
     """Reads the journal for what helped and what was planned. ``journal`` may be None (no
     journal: nothing is remembered and every method says nothing)."""
 
-    def __init__(self, journal: Any, library: Library, clock: Callable[[], float] = time.time):
+    def __init__(self, journal: JournalStore | None, library: Library, clock: Callable[[], float] = time.time):
         self.journal = journal
         self.library = library
         self.clock = clock
@@ -169,7 +169,10 @@ class Memory:
 
     def _offer(self, now: float, m: IntentMatch) -> Reply | None:
         requested = self.library.for_intent(m.name or "", m.slots)
-        best = self._read(lambda: self._best(self.journal.technique_changes()))
+        journal = self.journal
+        if journal is None:
+            return None
+        best = self._read(lambda: self._best(journal.technique_changes()))
         if best is None or (requested is not None and best.script_id == requested.id):
             return None
         self._offered = True
@@ -215,7 +218,7 @@ class Memory:
         best: tuple[Entry, Script] | None = None
         for kind in {s.journal for s in followed.values()}:
             for e in self.journal.entries(kind):
-                session = sessions.get(e.session_id)
+                session = sessions.get(e.session_id) if e.session_id is not None else None
                 script = followed.get(session.script_id) if session is not None else None
                 if script is None or session is None or session.status == "crisis":
                     continue
@@ -246,6 +249,8 @@ class Memory:
         return self.library.for_intent(m.name, m.slots)
 
     def _accomplishment(self, since: str) -> str | None:
+        if self.journal is None:
+            return None
         for e in reversed(self.journal.entries("win")):
             if e.created >= since and _present(e.fields.get("win")):
                 return f"you said you were glad that {as_plan(str(e.fields['win']))}."

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -100,7 +100,7 @@ class StreamResampler:
 # --------------------------------------------------------------------------- a real microphone
 
 
-def find_input_device(spec: str | int | None, devices) -> object:
+def find_input_device(spec: str | int | None, devices: list[Any]) -> Any:
     """The input device for a config value: None = the default, an index, or a name (exact,
     else the first containing it). MicError naming it when absent."""
     inputs = [d for d in devices if d.max_input_channels > 0]
@@ -306,7 +306,8 @@ class FileMic:
         if self._t0 is None:
             self.start()
         if self.realtime:
-            due = self._t0 + (self.pos + self.chunk) / ASR_RATE
+            t0 = self._t0 if self._t0 is not None else time.monotonic()
+            due = t0 + (self.pos + self.chunk) / ASR_RATE
             wait = due - time.monotonic()
             if wait > timeout:
                 time.sleep(max(0.0, timeout))

@@ -46,6 +46,29 @@ DEFAULT_MODEL = "vosk-model-small-en-us-0.15"
 
 
 @dataclass(frozen=True)
+class PiperVoiceInfo:
+    """A downloadable Piper voice: its model (checked by SHA-256) and its config."""
+
+    name: str
+    url: str
+    """The .onnx model; the config is the same URL + ``.json``."""
+    sha256: str
+    """Of the .onnx file."""
+    language: str
+
+
+_PIPER_BASE = "https://huggingface.co/rhasspy/piper-voices/resolve/v1.0.0"
+PIPER_VOICES: dict[str, PiperVoiceInfo] = {
+    "en_US-lessac-medium": PiperVoiceInfo(
+        "en_US-lessac-medium",
+        f"{_PIPER_BASE}/en/en_US/lessac/medium/en_US-lessac-medium.onnx",
+        "5efe09e69902187827af646e1a6e9d269dee769f9877d17b16b1b46eeaaf019f",
+        "en",
+    ),
+}
+
+
+@dataclass(frozen=True)
 class InstalledModel:
     """A model directory found on disk."""
 
@@ -142,9 +165,11 @@ def download(name: str | None, home: Path, progress: bool = True, url: str | Non
     download never leaves a half model. ``url`` overrides the source (a mirror).
     """
     name = name or DEFAULT_MODEL
+    if name in PIPER_VOICES:
+        return download_piper_voice(name, home, progress, url)
     info = KNOWN.get(name)
     if info is None:
-        raise DownloadError(f"unknown model '{name}' (known: {', '.join(KNOWN)})")
+        raise DownloadError(f"unknown model '{name}' (known: {', '.join([*KNOWN, *PIPER_VOICES])})")
     dest_root = Path(home) / "models"
     dest = dest_root / name
     if model_kind(dest) != "unknown":
@@ -171,6 +196,41 @@ def download(name: str | None, home: Path, progress: bool = True, url: str | Non
     return dest
 
 
+def download_piper_voice(name: str, home: Path, progress: bool = True, url: str | None = None) -> Path:
+    """Fetch a Piper voice (``NAME.onnx`` + ``NAME.onnx.json``) into ``home/models/piper`` and
+    return the .onnx path. The model must match its pinned SHA-256; the config must be JSON
+    with the voice's sample rate. Both are renamed into place only when both are good, so an
+    interrupted download never leaves half a voice (the partial model resumes)."""
+    import json
+
+    info = PIPER_VOICES[name]
+    dest_root = Path(home) / "models" / "piper"
+    onnx, config = dest_root / f"{name}.onnx", dest_root / f"{name}.onnx.json"
+    if onnx.is_file() and config.is_file():
+        return onnx
+    dest_root.mkdir(parents=True, exist_ok=True)
+    part = dest_root / f"{name}.onnx.part"
+    model_url = url or info.url
+    _fetch(model_url, part, None, progress)
+    digest = _sha256(part)
+    if digest != info.sha256:
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"{name}: checksum mismatch (got {digest[:12]}…, expected "
+                            f"{info.sha256[:12]}…); the partial file was removed, run it again")
+    config_part = dest_root / f"{name}.onnx.json.part"
+    config_part.unlink(missing_ok=True)
+    _fetch(model_url + ".json", config_part, None, False)
+    try:
+        data = json.loads(config_part.read_text(encoding="utf-8"))
+        int(data["audio"]["sample_rate"])
+    except (OSError, ValueError, KeyError, TypeError):
+        config_part.unlink(missing_ok=True)
+        raise DownloadError(f"{name}: the voice config is not a Piper config; run it again") from None
+    os.replace(config_part, config)
+    os.replace(part, onnx)
+    return onnx
+
+
 def _safe_extract(zf: zipfile.ZipFile, target: Path) -> None:
     root = target.resolve()
     for member in zf.infolist():
@@ -188,12 +248,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fetch(url: str, part: Path, size: int, progress: bool) -> None:
+def _fetch(url: str, part: Path, size: int | None, progress: bool) -> None:
+    """Download ``url`` into ``part``, resuming what is there. ``size``: the expected bytes
+    (None: the server's Content-Length)."""
     import urllib.error
     import urllib.request
 
     have = part.stat().st_size if part.exists() else 0
-    if have >= size:
+    if size is not None and have >= size:
         return
     req = urllib.request.Request(url, headers={"User-Agent": "voicecoach"})
     if have:
@@ -206,7 +268,8 @@ def _fetch(url: str, part: Path, size: int, progress: bool) -> None:
     with resp:
         if have and resp.status != 206:
             have = 0  # the server ignored the Range: start over
-        total = size
+        length = resp.headers.get("Content-Length")
+        total = size or (have + int(length) if length and length.isdigit() else 0)
         done = have
         with open(part, "ab" if have else "wb") as f:
             while True:

@@ -363,6 +363,12 @@ def find_output_device(spec: str | int | None, devices: list[DeviceInfo]) -> Dev
     raise AudioError(f"no audio output device matches '{spec}' (outputs: {names}; see `voicecoach devices`)")
 
 
+TAP_SNAP = 0.015
+"""A callback's samples that reach the speaker within this much of where the previous ones
+ended are taken to follow them exactly (the time a callback runs at jitters; a real gap, an
+underflow, is a whole device period or more)."""
+
+
 class SoundDevicePlayer(_Timeline):
     """One long-lived PortAudio output stream whose callback plays from a buffer.
 
@@ -382,8 +388,15 @@ class SoundDevicePlayer(_Timeline):
         self._latency_setting = latency
         self._blocksize = blocksize
         self._buf: np.ndarray | None = None
+        self._chunk: AudioChunk | None = None
         self._pos = 0
         self._buf_lock = threading.Lock()
+        self.tap: deque[tuple[float, AudioChunk, int, int]] = deque(maxlen=4000)
+        """What the stream actually sent out: (``time.monotonic()`` at which it reaches the
+        speaker, the chunk, first sample, count; samples at ``rate``), one entry per callback.
+        A late callback (an underflow) shifts what follows; the echo canceller's reference is
+        built from this, not from when a cue was started."""
+        self._tap_next = 0.0
         self._stream = None
         self._fault: str | None = None
         self._closing = False
@@ -451,9 +464,16 @@ class SoundDevicePlayer(_Timeline):
 
     # -- the audio thread
 
-    def _callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002
+    def _callback(self, outdata, frames, time_info, status) -> None:
         if status.output_underflow:
             self.underflows += 1
+        ahead = self.latency
+        try:
+            dac, cur = float(time_info.outputBufferDacTime), float(time_info.currentTime)
+            if dac > 0.0 and cur > 0.0 and 0.0 <= dac - cur < 1.0:
+                ahead = dac - cur
+        except (AttributeError, TypeError):
+            pass
         with self._buf_lock:
             buf, pos = self._buf, self._pos
             n = 0
@@ -461,6 +481,12 @@ class SoundDevicePlayer(_Timeline):
                 n = min(frames, len(buf) - pos)
                 outdata[:n] = buf[pos : pos + n, None]
                 self._pos = pos + n
+                if self._chunk is not None and n > 0:
+                    t = time.monotonic() + ahead
+                    if abs(t - self._tap_next) <= TAP_SNAP:
+                        t = self._tap_next  # the stream's samples are contiguous: timing jitter only
+                    self._tap_next = t + n / self.rate
+                    self.tap.append((t, self._chunk, pos, n))
                 if self._pos >= len(buf):
                     self._buf = None
         if n < frames:
@@ -478,6 +504,7 @@ class SoundDevicePlayer(_Timeline):
         x = self._prepare(chunk)
         with self._buf_lock:
             self._buf = x if len(x) else None
+            self._chunk = chunk
             self._pos = 0
         self._begin(len(x) / self.rate, text, self.latency)
 

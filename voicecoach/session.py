@@ -67,8 +67,19 @@ def make_coach(config: Config, library: Library, voice: Any, *, journal: Any = N
     matcher = load_matcher(config)
     if warm and hasattr(matcher, "warm_up"):
         matcher.warm_up()
+    if warm:
+        warm_cues(voice, list(library.scripts.values()))
     return Coach(library, length, matcher=matcher, journal=journal, region=config.region,
                  answer_timeout=answer_timeout, home=config.home if home else None)
+
+
+def warm_cues(voice: Any, scripts: list[Any]) -> Any:
+    """The fixed breathing cues of ``scripts`` into the voice's cache (from the on-disk cue
+    cache, or synthesised and stored there), before a session, so none waits on the synthesiser.
+    Returns the :class:`voicecoach.tts.cues.DiskCues` (counts, failures)."""
+    from voicecoach.cue_plan import warm
+
+    return warm(voice, scripts)
 
 
 def cut(chunk: AudioChunk, cue: Cue) -> AudioChunk:
@@ -100,13 +111,24 @@ class Rendered:
 
 ANSWER_DELAY = 1.0
 """Seconds after a question ends before a rendered answer arrives."""
+THINK_SECONDS = 3.0
+"""Seconds of quiet a render leaves after a required question nobody answers."""
 
 
 def render_session(coach: Coach, voice: Any, script_id: str, params: dict[str, Any] | None = None,
                    answers: Iterable[str] = (), fade_seconds: float = 0.0, tail: float = 1.0) -> Rendered:
-    """Run a session in virtual time and place every cue into one buffer."""
+    """Run a session in virtual time and place every cue into one buffer.
+
+    Given answers are heard one per question, ``ANSWER_DELAY`` after it. With none left, the
+    render does not ask and wait: an optional question is skipped (it is not spoken at all),
+    and a required one is spoken, followed by ``THINK_SECONDS`` of quiet, then its default
+    (the default option of a choice, else no answer) with no reprompt. The skipped time is cut
+    out of the recording, so what follows keeps its own timing (breathing stays on its grid).
+    """
     pending = list(answers)
     placed: list[Speak] = []
+    cuts: list[tuple[float, float]] = []
+    step_mark = 0
     now = 0.0
     actions = coach.start_script(0.0, script_id, params)
     guard = 0
@@ -119,6 +141,8 @@ def render_session(coach: Coach, voice: Any, script_id: str, params: dict[str, A
                 placed.append(a)
             elif isinstance(a, Hush):
                 placed = [Speak(_cut_at(p.cue, now), p.settings) for p in placed]
+            elif isinstance(a, StepStarted):
+                step_mark = len(placed)
         actions = []
         if coach.idle:
             break
@@ -133,13 +157,62 @@ def render_session(coach: Coach, voice: Any, script_id: str, params: dict[str, A
             now = t
             _, actions = coach.hear(now, pending.pop(0))
             continue
+        if lst is not None:
+            step = coach.engine.current_step if coach.engine is not None else None
+            if step is not None and step.optional and lst.deadline is not None:
+                # Skipped: the question is not spoken, and its time is cut out.
+                asked = placed[step_mark:]
+                start = min((p.cue.t for p in asked), default=lst.since)
+                del placed[step_mark:]
+                now = max(now, lst.since)
+                cuts.append((start, now))
+                _, actions = coach.hear(now, "skip")
+                continue
+            if lst.deadline is not None:
+                # Required: quiet to think, then the default, with no reprompt (the reprompt
+                # and the waits fall into the cut).
+                quiet_end = max(now, lst.since) + THINK_SECONDS
+                now, actions = _time_out(coach, lst)
+                if now > quiet_end:
+                    cuts.append((quiet_end, now))
+                continue
         d = coach.next_deadline
         if d is None:
             break
         now = max(now, d)
         actions = coach.tick(now)
     coach.close("completed")
+    placed = _shift(placed, cuts)
     return _mix(placed, voice, fade_seconds, tail, coach.ended)
+
+
+def _time_out(coach: Coach, lst: Any) -> tuple[float, list[Any]]:
+    """Let an unanswered question time out, and its reprompt too, so the engine takes the
+    default. Returns when it gave up and everything it did meanwhile."""
+    now = lst.deadline
+    out: list[Any] = []
+    for _ in range(3):
+        out += coach.tick(now)
+        nxt = coach.listening
+        if nxt is None or nxt.name != lst.name or nxt.deadline is None or nxt.since < lst.since:
+            break
+        now = nxt.deadline
+    return now, out
+
+
+def _shift(placed: list[Speak], cuts: list[tuple[float, float]]) -> list[Speak]:
+    """Cue times with the cut intervals removed (cues inside a cut are gone)."""
+    if not cuts:
+        return placed
+    cuts = sorted(cuts)
+    out = []
+    for p in placed:
+        c = p.cue
+        removed = sum(min(b, c.t) - a for a, b in cuts if a < c.t)
+        if any(a <= c.t < b for a, b in cuts):
+            continue
+        out.append(Speak(Cue(c.t - removed, c.duration, c.text, c.phase, c.max_duration, c.step), p.settings))
+    return out
 
 
 def _cut_at(c: Cue, t: float) -> Cue:
@@ -149,13 +222,15 @@ def _cut_at(c: Cue, t: float) -> Cue:
 
 
 def _mix(placed: list[Speak], voice: Any, fade_seconds: float, tail: float, ended) -> Rendered:
+    from voicecoach.audio import resample
+
     sounds: list[tuple[Cue, AudioChunk]] = []
     cues = [p.cue for p in placed]
     rate = None
     for p in placed:
         chunk = voice.synthesize(p.cue.text, p.settings)
-        sounds.append((p.cue, chunk))
         rate = rate or chunk.rate
+        sounds.append((p.cue, chunk if chunk.rate == rate else resample(chunk, rate)))
     rate = rate or 22050
     end = max((c.t + c.duration for c in cues), default=0.0) + tail
     buf = np.zeros(int(round(end * rate)) + 1, dtype=np.int32)

@@ -39,10 +39,10 @@ def script_and_params(library: Library, ref: str, sets: list[str]) -> tuple[Scri
 def make_voice(config: Config, mute: bool = False, quiet: bool = False, live: bool = True):
     """The configured voice. ``live``: a session in front of a person, where speech failing
     mid-session falls back to printed words (render, which must not write silence, says False)."""
-    from voicecoach.voice import FallbackVoice
-    from voicecoach.voice import make_voice as _make
+    from voicecoach.tts.base import FallbackVoice
+    from voicecoach.tts.registry import make_voice as _make
 
-    voice = _make(config.voice, mute=mute)
+    voice = _make(config.voice, mute=mute, home=config.home)
     reason = getattr(voice, "fallback_reason", None)
     if reason and not quiet:
         print(f"voicecoach: {reason}", file=sys.stderr)

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     coach = make_coach(config, library, voice, journal=None, answer_timeout=config.dialogue.answer_timeout,
                        home=False)
-    _short_sessions(coach)
+    coach.script_defaults = dict(DEMO_PARAMS)  # every script the demo starts is short
     a = config.audio
     lp = LiveLoop(coach, voice, speech, source, display=display,
                   silences={"command": a.command_silence, "request": a.request_silence,
@@ -116,19 +116,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_play:
         _play(config, out)
     return 0
-
-
-def _short_sessions(coach) -> None:
-    """Every script the demo starts gets the demo's short settings."""
-    original = coach.start_script
-
-    def start_script(now, script_id, params=None):
-        script = coach.library.get(script_id)
-        p = {k: v for k, v in DEMO_PARAMS.items() if k in script.params}
-        p.update(params or {})
-        return original(now, script_id, p)
-
-    coach.start_script = start_script
 
 
 def _play(config, path: Path) -> None:

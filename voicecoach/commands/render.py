@@ -18,7 +18,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("script", metavar="SCRIPT", help="a script id (see 'voicecoach scripts list') or a YAML file")
     p.add_argument("--out", required=True, metavar="FILE.wav", help="where to write the session audio")
     p.add_argument("--timeline", metavar="FILE.json", help="also write every cue's time, length, text and phase")
-    p.add_argument("--answers", metavar="FILE", help="answers to the script's questions, one per line (else they time out)")
+    p.add_argument("--answers", metavar="FILE", help="answers to the script's questions, one per line (without: optional questions are skipped, required ones take their default)")
     add_set_option(p)
 
 

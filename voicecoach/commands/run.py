@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         make_coach,
         open_journal,
         stdin_lines_to,
+        warm_cues,
     )
 
     config, library = config_and_library()
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     journal = open_journal(config)
     try:
         coach = make_coach(config, library, voice, journal=journal, answer_timeout=config.dialogue.answer_timeout)
+        warm_cues(voice, [script])
         runner = RealtimeRunner(coach, voice, player, Printer(show_steps=True))
         first = coach.begin(runner.now(), script.id, params, disclaimer=load_disclaimer())
         if sys.stdin is not None and sys.stdin.isatty():

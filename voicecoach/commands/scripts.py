@@ -37,6 +37,13 @@ def run(args: argparse.Namespace) -> int:
     problems = validate_files([Path(f) for f in args.files], library)
     for problem in problems:
         print(problem, file=sys.stderr)
+    from voicecoach.script_parser import cue_warnings
+    from voicecoach.scripts import load_script_file
+
+    for f in args.files:
+        script, _ = load_script_file(Path(f))
+        for line, message in cue_warnings(script, config.voice.rate) if script is not None else []:
+            print(f"{f}:{line or 1}: warning: {message}", file=sys.stderr)
     if problems:
         return 1
     print(f"{len(args.files)} file(s) OK")
