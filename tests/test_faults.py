@@ -444,7 +444,8 @@ class _FirstUtteranceFails:
 def test_a_recogniser_raising_mid_stream_loses_that_utterance_only(voicecoach_home, exc):
     from voicecoach.asr import load_speech
     from voicecoach.config import data_path, load_config
-    from voicecoach.live import Display, LiveLoop
+    from voicecoach.display import Display
+    from voicecoach.live import LiveLoop
     from voicecoach.mic import FileMic
     from voicecoach.session import make_coach
     from voicecoach.voice import SilentVoice
