@@ -106,12 +106,12 @@ class Ear:
         self._buf: list[np.ndarray] = []
         self._quiet = 0
         self._spec: tuple[int, Any] | None = None
-        self._pool = None
+        self._pool: Any = None  # a ThreadPoolExecutor, made on first use
         self.state = state
         self.is_barge = is_barge or (lambda text, t0, t1: False)
         self.complete = complete or (lambda text: False)
         self.endpointer = Endpointer(self._trailing, max_utterance=max_utterance)
-        self.rec = None
+        self.rec: Any = None  # the open recogniser (voicecoach.asr.Recognizer) during an utterance
         self.mode = "request"
         self._partial = ""
         self._same = 0

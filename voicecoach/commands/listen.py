@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from voicecoach.display import Display
     from voicecoach.errors import VoicecoachError
     from voicecoach.live import LiveLoop
-    from voicecoach.mic import FileMic, SoundDeviceMic
+    from voicecoach.mic import FileMic, SoundDeviceMic, Source
     from voicecoach.session import load_disclaimer, make_coach, open_journal, output_path_ok
     from voicecoach.tape import write_output
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output_wav is not None:
         output_path_ok(args.output_wav)
     config, library = config_and_library()
-    source = FileMic.from_specs(args.input, realtime=not args.fast) if args.input else None
+    source: Source | None = FileMic.from_specs(args.input, realtime=not args.fast) if args.input else None
     display = Display()
     voice = make_voice(config, mute=False)
     speech = load_engines(config, args.engine)
