@@ -93,7 +93,7 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
     import numpy as np
 
     from voicecoach.asr.command import says_barge
-    from voicecoach.live import CONFIRM_EVERY
+    from voicecoach.ear import CONFIRM_EVERY
     from voicecoach.types import AudioChunk
 
     sp = speech if option in ("open", "confirmed") else dataclasses.replace(speech, command_open=None)

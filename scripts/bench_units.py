@@ -122,7 +122,7 @@ def journal_write(runs: int) -> dict:
 
 
 def voice_cue(runs: int) -> dict:
-    from voicecoach.voice import EspeakVoice, find_espeak
+    from voicecoach.tts.espeak import EspeakVoice, find_espeak
 
     if find_espeak() is None:
         return {"error": "espeak-ng is not installed"}

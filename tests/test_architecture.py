@@ -15,10 +15,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("understanding", {"templates", "crisis", "crisis_lines", "patterns", "scoring", "embed", "semantic",
                        "crisis_model", "expansions", "matcher", "intents", "answers"}),
     ("audio", {"audio", "vad", "player", "mic", "aec", "devices"}),
-    ("speech", {"asr", "voice", "tts"}),
+    ("speech", {"asr", "tts"}),
     ("dialogue", {"script_model", "script_fields", "script_parser", "script_text", "scripts", "followup",
                   "actions", "engine_steps", "engine", "cue_plan", "journal", "memory", "coach"}),
-    ("runtime", {"session", "live", "runtime"}),
+    ("runtime", {"session", "ear", "tape", "display", "live", "runtime"}),
     ("app", {"cli", "__main__", "commands", "app"}),
 ]
 MAX_LINES = 600

@@ -209,7 +209,7 @@ def _ear_hears(speech, matcher, path) -> list:
 
     from voicecoach.asr.command import incomplete
     from voicecoach.audio import read_wav, to_asr
-    from voicecoach.live import SURE, Ear, EarState
+    from voicecoach.ear import SURE, Ear, EarState
 
     barge_in = matcher.acting("barge_in")
 

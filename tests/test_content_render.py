@@ -14,8 +14,8 @@ from voicecoach.audio import to_asr
 from voicecoach.config import load_config
 from voicecoach.scripts import Library
 from voicecoach.session import make_coach, render_session
+from voicecoach.tts.registry import make_voice
 from voicecoach.types import AudioChunk
-from voicecoach.voice import make_voice
 
 from conftest import run_cli
 

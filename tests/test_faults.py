@@ -32,7 +32,9 @@ from voicecoach.journal import Journal, JournalError
 from voicecoach.player import RecordingPlayer
 from voicecoach.scripts import Library
 from voicecoach.session import Printer, RealtimeRunner, VirtualChat
-from voicecoach.voice import FallbackVoice, Pyttsx3Voice, find_espeak
+from voicecoach.tts.base import FallbackVoice
+from voicecoach.tts.espeak import find_espeak
+from voicecoach.tts.pyttsx3_voice import Pyttsx3Voice
 
 from conftest import run_cli
 from helpers import ClockQueue, FakePyttsx3Driver, VirtualClock
@@ -444,10 +446,11 @@ class _FirstUtteranceFails:
 def test_a_recogniser_raising_mid_stream_loses_that_utterance_only(voicecoach_home, exc):
     from voicecoach.asr import load_speech
     from voicecoach.config import data_path, load_config
-    from voicecoach.live import Display, LiveLoop
+    from voicecoach.display import Display
+    from voicecoach.live import LiveLoop
     from voicecoach.mic import FileMic
     from voicecoach.session import make_coach
-    from voicecoach.voice import SilentVoice
+    from voicecoach.tts.base import SilentVoice
 
     demo = data_path("demo")
     config = load_config(voicecoach_home)

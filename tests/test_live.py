@@ -232,7 +232,7 @@ def test_speculative_decode_gives_the_same_transcript_and_is_used(tmp_path):
     utterance to utterance, so the two decodes may differ in a word; both must hear the request.)"""
     from voicecoach.asr import load_speech
     from voicecoach.config import load_config
-    from voicecoach.live import Ear, EarState
+    from voicecoach.ear import Ear, EarState
 
     speech = load_speech(load_config())
     if getattr(speech.dictation, "name", "") != "whisper":
@@ -258,7 +258,7 @@ def test_a_long_sentence_in_command_mode_is_also_heard_openly(tmp_path):
     from voicecoach.asr import load_speech
     from voicecoach.config import load_config
     from voicecoach.crisis import screen
-    from voicecoach.live import Ear, EarState
+    from voicecoach.ear import Ear, EarState
 
     speech = load_speech(load_config())
     if speech.engine_for("dictation") == speech.engine_for("command"):

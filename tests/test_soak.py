@@ -18,7 +18,8 @@ from voicecoach.journal import Journal
 from voicecoach.player import NullPlayer
 from voicecoach.scripts import Library, builtin_dir
 from voicecoach.session import Printer, RealtimeRunner
-from voicecoach.voice import EspeakVoice, SilentVoice, find_espeak
+from voicecoach.tts.base import SilentVoice
+from voicecoach.tts.espeak import EspeakVoice, find_espeak
 
 from helpers import ClockQueue, VirtualClock
 

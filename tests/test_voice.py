@@ -12,21 +12,20 @@ import pytest
 
 from voicecoach.config import VoiceConfig
 from voicecoach.errors import EngineUnavailable, VoicecoachError
-from voicecoach.types import AudioChunk
-from voicecoach.voice import (
+from voicecoach.tts.base import (
     NO_ENGINE_REASON,
     TAIL_SECONDS,
-    EspeakVoice,
-    Pyttsx3Voice,
     SilentVoice,
     Voice,
     VoiceSettings,
     estimate_seconds,
     fade_out,
-    find_espeak,
-    make_voice,
     trim_silence,
 )
+from voicecoach.tts.espeak import EspeakVoice, find_espeak
+from voicecoach.tts.pyttsx3_voice import Pyttsx3Voice
+from voicecoach.tts.registry import make_voice
+from voicecoach.types import AudioChunk
 
 from helpers import FakePyttsx3Driver
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicecoach.script_model import Step, StepKind
+from voicecoach.tts.base import VoiceSettings
 from voicecoach.types import Cue
-from voicecoach.voice import VoiceSettings
 
 
 @dataclass(frozen=True)

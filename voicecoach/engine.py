@@ -39,9 +39,9 @@ from voicecoach.actions import (
 from voicecoach.engine_steps import NO_CONTENT_HELP, StepRunner
 from voicecoach.script_model import REF, Script, Step, StepKind
 from voicecoach.script_text import COUNT_WORDS, PASS_WORDS, compare, count_items, fill, is_pass
+from voicecoach.tts.base import VoiceSettings
 from voicecoach.tts.delivery import fit, settings_for
 from voicecoach.types import Cue
-from voicecoach.voice import VoiceSettings
 
 __all__ = ["COUNT_WORDS", "NO_CONTENT_HELP", "PASS_WORDS", "Action", "Answer", "Complete", "Ended", "Engine",
            "EngineOptions", "Entry", "Hush", "Listening", "Speak", "StartScript", "StepStarted", "VoiceSettings",

@@ -26,8 +26,8 @@ from voicecoach.config import Config, ensure_home
 from voicecoach.engine import Ended, Hush, Speak, StepStarted
 from voicecoach.errors import VoicecoachError
 from voicecoach.scripts import Library
+from voicecoach.tts.base import VoiceSettings
 from voicecoach.types import AudioChunk, Cue
-from voicecoach.voice import VoiceSettings
 
 
 def load_disclaimer() -> str:
@@ -241,7 +241,7 @@ def _mix(placed: list[Speak], voice: Any, fade_seconds: float, tail: float, ende
         buf[start:stop] += piece[: stop - start]
     audio = AudioChunk(rate, np.clip(buf, -32768, 32767).astype(np.int16))
     if fade_seconds > 0:
-        from voicecoach.voice import fade_out
+        from voicecoach.tts.base import fade_out
 
         audio = fade_out(audio, fade_seconds)
     return Rendered(audio, cues, list(ended))

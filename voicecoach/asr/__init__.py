@@ -435,9 +435,9 @@ def _build(config, name: str, phrases: tuple[str, ...], matcher: Matcher | None)
         if candidate == "vosk":
             eng = loaded["vosk"]
             return Speech(eng, eng, eng, phrases, matcher, notes)
-    wh, ps = loaded.get("whisper"), loaded.get("pocketsphinx")
-    if wh is not None:
-        return Speech(ps or wh, wh, ps, phrases, matcher, notes, command_open=wh)
+    whisper, ps = loaded.get("whisper"), loaded.get("pocketsphinx")
+    if whisper is not None:
+        return Speech(ps if ps is not None else whisper, whisper, ps, phrases, matcher, notes, command_open=whisper)
     if ps is not None:
         return Speech(ps, ps, ps, phrases, matcher, notes)
     raise EngineUnavailable("no speech engine could load: " + "; ".join(notes))

@@ -225,22 +225,27 @@ class PocketsphinxRecognizer:
         self._slot: _Slot | None = None
 
     def start(self) -> None:
+        self._open()
+
+    def _open(self) -> _Slot:
+        """A fresh utterance on a decoder of the pool (the one held is given back)."""
         if self._slot is not None:
             try:
                 self._slot.dec.end_utt()
             except RuntimeError:
                 pass
             self.engine_.release(self._slot)
-        self._slot = self.engine_.acquire(self._search, self._jsgf)
-        self._slot.dec.start_utt()
+        slot = self.engine_.acquire(self._search, self._jsgf)
+        slot.dec.start_utt()
+        self._slot = slot
+        return slot
 
     def accept(self, chunk: AudioChunk) -> None:
-        if self._slot is None:
-            self.start()
+        slot = self._slot if self._slot is not None else self._open()
         if chunk.rate != ASR_RATE or chunk.channels != 1:
             chunk = to_asr(chunk)
         if chunk.frames:
-            self._slot.dec.process_raw(chunk.to_bytes(), False, False)
+            slot.dec.process_raw(chunk.to_bytes(), False, False)
 
     def partial(self) -> Transcript:
         if self._slot is None:
@@ -259,9 +264,8 @@ class PocketsphinxRecognizer:
             self.engine_.release(slot)
 
     def finish(self) -> Transcript:
-        if self._slot is None:
-            self.start()
-        slot, self._slot = self._slot, None
+        slot = self._slot if self._slot is not None else self._open()
+        self._slot = None
         dec = slot.dec
         try:
             dec.end_utt()
@@ -291,7 +295,7 @@ class PocketsphinxRecognizer:
     def _clean(self, text: str) -> str:
         ws = [re.sub(r"\(\d+\)$", "", w) for w in text.split()]
         if self.mode == "command":
-            garbage = getattr(self.engine_, "_garbage", set())
+            garbage: set[str] = getattr(self.engine_, "_garbage", set())
             if any(w in garbage for w in ws):
                 return ""
         return " ".join(w for w in ws if not w.startswith(("<", "[")))

@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from voicecoach.audio import ASR_RATE, to_asr
 from voicecoach.errors import EngineUnavailable
@@ -145,7 +146,7 @@ class VoskRecognizer:
         self.engine = engine.name
         self.mode = mode
         self._grammar = grammar
-        self._rec = None
+        self._rec: Any = None  # vosk.KaldiRecognizer (untyped)
         self._parts: list[dict] = []
 
     def start(self) -> None:

@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -276,7 +277,7 @@ class WhisperRecognizer:
         self.prompt: str | None = DOMAIN_PROMPT
         """The initial prompt (domain words) given to the decoder."""
 
-        self.encoded = None
+        self.encoded: Any = None
         """The encoder output of the last utterance (for :meth:`rescore`)."""
         self._audio: np.ndarray | None = None
         self.window: float = float(WINDOW)

@@ -29,10 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from voicecoach.commands._common import config_and_library, make_voice
     from voicecoach.commands.listen import load_engines
     from voicecoach.config import data_path, ensure_home
+    from voicecoach.display import Display
     from voicecoach.errors import EngineUnavailable
-    from voicecoach.live import Display, LiveLoop, write_output
+    from voicecoach.live import LiveLoop
     from voicecoach.mic import FileMic, Placement
     from voicecoach.session import make_coach, output_path_ok
+    from voicecoach.tape import write_output
 
     config, library = config_and_library()
     out = args.out

@@ -30,10 +30,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from voicecoach.aec import check_room
     from voicecoach.commands._common import config_and_library, make_voice
+    from voicecoach.display import Display
     from voicecoach.errors import VoicecoachError
-    from voicecoach.live import Display, LiveLoop, write_output
-    from voicecoach.mic import FileMic, SoundDeviceMic
+    from voicecoach.live import LiveLoop
+    from voicecoach.mic import FileMic, SoundDeviceMic, Source
     from voicecoach.session import load_disclaimer, make_coach, open_journal, output_path_ok
+    from voicecoach.tape import write_output
 
     if args.fast and not args.input:
         raise VoicecoachError("--fast needs --input files (a microphone cannot run in virtual time)")
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output_wav is not None:
         output_path_ok(args.output_wav)
     config, library = config_and_library()
-    source = FileMic.from_specs(args.input, realtime=not args.fast) if args.input else None
+    source: Source | None = FileMic.from_specs(args.input, realtime=not args.fast) if args.input else None
     display = Display()
     voice = make_voice(config, mute=False)
     speech = load_engines(config, args.engine)

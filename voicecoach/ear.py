@@ -1,0 +1,309 @@
+"""The ear: voice activity, the recogniser for the mode the coach is in, partial results and
+barge-in, and what counts as the coach's own voice. It turns microphone frames into
+:class:`Heard` utterances; the live loop (:mod:`voicecoach.live`) acts on them. The modes and
+checks are described in docs/live.md."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from voicecoach.asr.command import incomplete, says_barge
+from voicecoach.audio import ASR_RATE
+from voicecoach.types import AudioChunk
+from voicecoach.vad import FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
+
+SPECULATE_AFTER = 0.1
+"""Seconds of pause after which a request's final decode starts in the background."""
+COMPLETE_COMMAND_SILENCE = 0.2
+"""Trailing silence that ends a command once its partial result is already a whole command."""
+LONG_COMMAND = 1.2
+"""Seconds of speech in command mode beyond which it is also decoded openly (crisis check)."""
+DOUBLE_TALK_DB = 3.0
+"""How much louder than the coach's own voice the microphone must be to count as the person."""
+MIN_PERSON = 4
+"""Frames of the person (see DOUBLE_TALK_DB) an utterance over the coach needs to be theirs."""
+MIN_PERSON_CRISIS = 2
+"""The same for a crisis statement: a lower bar (a miss costs more), but never none at all."""
+CONFIRM_EVERY = 5
+"""Frames (30 ms) between two open-recognition confirmations of a barge-in partial: a refused
+"stop" is asked again once more of the word has been heard."""
+SURE = 0.9
+"""Match confidence a command needs while the coach speaks (its own voice blurs into near misses)."""
+ECHO_TAIL = 0.6
+"""Seconds after the coach's sound ends that the room may still carry it."""
+ANSWER_TAIL = 0.2
+"""The same after a question: an answer can come quickly, and is heard in its own mode."""
+
+_WORDS = re.compile(r"[a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORDS.findall(text.lower().replace("\u2019", "").replace("'", ""))
+
+
+# --------------------------------------------------------------------------- what was heard
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A recognition result from the ear (times on the session clock)."""
+
+    text: str
+    final: bool
+    mode: str
+    start: float
+    """When the speech began."""
+    end: float
+    """When the speech ended (final results), or the time of the partial."""
+    at: float
+    """When the endpoint was reached / the partial was read."""
+    barge: bool = False
+    """A partial command to act on now."""
+    over_coach: bool = False
+    """The utterance began while the coach was speaking."""
+    person: int = 0
+    """Frames louder than the coach's own voice could make them (someone else talking)."""
+    alt: str = ""
+    """For a long utterance heard in command mode: what open recognition made of it, so a
+    crisis statement said over the coach is not lost to the closed phrase set."""
+    decoded: float = 0.0
+    """When the final transcript was ready (session clock; 0 when the ear has no clock)."""
+
+
+@dataclass
+class EarState:
+    """What the loop tells the ear (written by the loop, read by the ear thread)."""
+
+    mode: str = "request"
+    speaking: bool = False
+    silence: dict[str, float] = field(default_factory=dict)
+
+
+class Ear:
+    """Voice activity, endpointing and recognition for one stream of 16 kHz audio.
+
+    ``process(samples, t_end)`` takes the next samples and the session time at their end, and
+    returns what was heard. ``is_command(text)`` says whether a partial is a command worth
+    acting on at once (the loop gives it, with the echo check)."""
+
+    def __init__(self, speech: Any, state: EarState, *, max_utterance: float = 15.0,
+                 is_barge: Callable[[str, float, float], bool] | None = None,
+                 complete: Callable[[str], bool] | None = None,
+                 reference: Callable[[float, float], float] | None = None,
+                 speculate: bool = False, clock: Callable[[], float] | None = None):
+        self.speech = speech
+        self.clock = clock
+        """The session clock, to time-stamp when a final transcript is ready."""
+        self.speculate = speculate
+        """Start the final decode of a request or answer in the background as soon as the person
+        pauses, so the reply does not wait for the decode after the endpoint (real time only)."""
+        self._buf: list[np.ndarray] = []
+        self._quiet = 0
+        self._spec: tuple[int, Any] | None = None
+        self._pool: Any = None  # a ThreadPoolExecutor, made on first use
+        self.state = state
+        self.is_barge = is_barge or (lambda text, t0, t1: False)
+        self.complete = complete or (lambda text: False)
+        self.endpointer = Endpointer(self._trailing, max_utterance=max_utterance)
+        self.rec: Any = None  # the open recogniser (voicecoach.asr.Recognizer) during an utterance
+        self.mode = "request"
+        self._partial = ""
+        self._same = 0
+        self._barged = False
+        self._frames = 0
+        self._offset = 0.0
+        self.reference = reference
+        """Loudest 30 ms of what the speaker played over a span of session time (dBFS)."""
+        self._coupling: deque[float] = deque(maxlen=300)
+        self.coupling_db = 0.0
+        """How loud the coach's own voice arrives at the microphone, relative to what was
+        played (dB; learnt while it speaks)."""
+        self._person = 0
+        self._over = False
+        self._recent: deque[np.ndarray] = deque(maxlen=6)
+        self._confirm_after = 0
+        """Frame count before which a refused barge-in is not confirmed again."""
+
+    def _trailing(self) -> float:
+        sil = self.state.silence
+        base = sil.get(self.mode, 0.5)
+        if self._partial and incomplete(self._partial):
+            # "i want to ...": the rest may be a crisis statement; wait as for an answer.
+            return max(base, sil.get("dictation", 1.2))
+        if self.mode == "request" and self._partial and self.complete(self._partial):
+            return min(base, sil.get("command", 0.3))
+        if self.mode == "command" and self._partial and self.complete(self._partial):
+            # "stop" needs no long silence after it to be sure it was meant.
+            return min(base, COMPLETE_COMMAND_SILENCE)
+        return base
+
+    def process(self, samples: np.ndarray, t_end: float) -> list[Heard]:
+        out: list[Heard] = []
+        self._learn_coupling(samples, t_end)
+        events = self.endpointer.feed(samples)
+        # Session time of ear time x: t_end - (ear.now - x).
+        self._offset = t_end - self.endpointer.now
+        for ev in events:
+            if isinstance(ev, Start):
+                self.mode = self.state.mode
+                self.rec = self.speech.recognizer(self.mode)
+                self.rec.start()
+                self.rec.accept(AudioChunk(ASR_RATE, ev.audio))
+                self._buf, self._quiet, self._spec = [ev.audio], 0, None
+                self._partial, self._same, self._barged, self._frames = "", 0, False, 0
+                self._confirm_after = 0
+                self._start = ev.t + self._offset
+                self._over, self._person = self.state.speaking, 0
+                self._recent = deque(maxlen=6)
+            elif isinstance(ev, Audio) and self.rec is not None:
+                self._recent.append(ev.audio)
+                if ev.speech and self._double_talk(ev.audio, ev.t + self._offset):
+                    self._person += 1
+                    if self._over and self._person == 1 and self._frames > len(self._recent):
+                        # Someone starts talking over the coach's own voice: hear them from
+                        # here (a little before), not as the tail of a long echo. The echo
+                        # is dropped undecoded (an open decode of it would delay the person).
+                        cancel = getattr(self.rec, "cancel", None)
+                        if cancel is not None:
+                            cancel()
+                        else:
+                            self.rec.finish()
+                        self.rec = self.speech.recognizer(self.mode)
+                        self.rec.start()
+                        self.rec.accept(AudioChunk(ASR_RATE, np.concatenate(list(self._recent))))
+                        self._buf, self._quiet, self._spec = [np.concatenate(list(self._recent))], 0, None
+                        self._partial, self._same = "", 0
+                        self._start = ev.t + self._offset - len(self._recent) * FRAME_SECONDS
+                        self._frames += 1
+                        continue
+                self.rec.accept(AudioChunk(ASR_RATE, ev.audio))
+                self._buf.append(ev.audio)
+                self._frames += 1
+                self._maybe_speculate(ev.speech)
+                every = 1 if self.mode == "command" else 3
+                if self._frames % every == 0:
+                    h = self._check_partial(ev.t + self._offset)
+                    if h is not None:
+                        out.append(h)
+            elif isinstance(ev, End) and self.rec is not None:
+                tr = self._speculated()
+                if tr is None:
+                    tr = self.rec.finish()
+                self.rec = None
+                self._spec = None
+                alt = ""
+                if self.mode == "command" and ev.speech_end - (self._start - self._offset) >= LONG_COMMAND:
+                    # Commands are short; a sentence said over the coach may be a crisis
+                    # statement the closed set can only approximate: hear it openly too.
+                    try:
+                        alt = self._decode("request", np.concatenate(self._buf)).text
+                    except Exception:  # noqa: BLE001 - the closed result still stands
+                        alt = ""
+                out.append(Heard(tr.text, True, self.mode, self._start, ev.speech_end + self._offset,
+                                 ev.t + self._offset, barge=self._barged, over_coach=self._over,
+                                 person=self._person, alt=alt,
+                                 decoded=self.clock() if self.clock is not None else 0.0))
+        return out
+
+    def _maybe_speculate(self, speech: bool) -> None:
+        """Track the pause after speech; once it is SPECULATE_AFTER long, decode what was said so
+        far on a worker. More speech afterwards makes that decode stale and it is dropped."""
+        if speech:
+            self._quiet = 0
+            self._spec = None
+            return
+        self._quiet += 1
+        if (not self.speculate or self._spec is not None or self.mode == "command"
+                or self._quiet * FRAME_SECONDS < SPECULATE_AFTER
+                or getattr(self.speech.dictation, "name", "") != "whisper"):
+            return  # streaming decoders have their result at the endpoint anyway
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+        audio = np.concatenate(self._buf)
+        self._spec = (len(self._buf), self._pool.submit(self._decode_open, audio, self.mode))
+
+    def _decode(self, mode: str, audio: np.ndarray):
+        rec = self.speech.recognizer(mode)
+        rec.start()
+        rec.accept(AudioChunk(ASR_RATE, audio))
+        return rec.finish()
+
+    def _decode_open(self, audio: np.ndarray, mode: str = "dictation"):
+        """Only the open half of a request (or a dictation answer): the closed grammar has been
+        decoding along with the audio, so at the endpoint it finishes at once."""
+        rec = self.speech.dictation.recognizer(mode, self.speech.phrases)
+        rec.start()
+        rec.accept(AudioChunk(ASR_RATE, audio))
+        return rec, rec.finish()
+
+    def _speculated(self):
+        """The final transcript from the background decode, if it heard everything that was
+        said; None to decode the ordinary way."""
+        if self._spec is None:
+            return None
+        _, fut = self._spec
+        try:
+            open_rec, tr = fut.result(timeout=30)
+            finish_open = getattr(self.rec, "finish_open", None)
+            if finish_open is not None:
+                return finish_open(open_rec, tr)
+            if self.mode == "dictation" and self.speech.engine_for("dictation") == getattr(self.rec, "engine", None):
+                return tr
+            return None
+        except Exception:  # noqa: BLE001 - fall back to the ordinary decode
+            return None
+
+    def _double_talk(self, frame: np.ndarray, t: float) -> bool:
+        """Is someone besides the coach talking in this frame? True when the microphone is
+        louder than the loudest the coach's voice (played over the last 350 ms, to cover the
+        delay through the room) has been arriving, by a margin."""
+        if self.reference is None:
+            return True
+        mic = VoiceActivity.level_db(frame)
+        ref = self.reference(t - 0.35, t + 0.03)
+        if ref < -50.0:
+            return True
+        return mic > ref + self.coupling_db + DOUBLE_TALK_DB
+
+    def _learn_coupling(self, samples: np.ndarray, t: float) -> None:
+        """Every block heard while the coach speaks (speech or not) teaches how loud its voice
+        comes back; the person talking over it is rare enough not to move the 90th percentile."""
+        if self.reference is None or samples.size == 0:
+            return
+        ref = self.reference(t - 0.35, t)
+        if ref > -45.0:
+            self._coupling.append(VoiceActivity.level_db(samples) - ref)
+            if len(self._coupling) >= 20:
+                self.coupling_db = float(np.percentile(self._coupling, 90))
+
+    def _check_partial(self, t: float) -> Heard | None:
+        p = self.rec.partial().text
+        if not p:
+            return None
+        self._same = self._same + 1 if p == self._partial else 1
+        changed = p != self._partial
+        self._partial = p
+        person_ok = not self._over or self._person >= MIN_PERSON
+        if (self.mode == "command" and not self._barged and self._same >= 2 and person_ok
+                and self._frames >= self._confirm_after and self.is_barge(p, self._start, t)):
+            confirm = getattr(self.rec, "confirm", None)
+            if confirm is not None:
+                # The grammar forces any speech (the coach's own too) onto some phrase: open
+                # recognition of the last moment must hear a command as well.
+                p = confirm().text
+                if not (says_barge(p) and self.is_barge(p, self._start, t)):
+                    self._confirm_after = self._frames + CONFIRM_EVERY
+                    return None
+            self._barged = True
+            return Heard(p, False, self.mode, self._start, t, t, barge=True)
+        if changed:
+            return Heard(p, False, self.mode, self._start, t, t)
+        return None
