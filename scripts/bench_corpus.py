@@ -116,7 +116,7 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
                 same = same + 1 if p == last else 1
                 last = p
                 if barge is None and same >= 2 and frame >= after and is_barge(matcher, p):
-                    # As the loop does (voicecoach/live.py, Ear._check_partial): open
+                    # As the loop does (voicecoach/ear.py, Ear._check_partial): open
                     # recognition of the last moment must confirm the grammar's partial.
                     confirm = getattr(rec, "confirm", None) if confirmed else None
                     if confirm is None:
