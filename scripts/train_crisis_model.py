@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from voicecoach import crisis_model as cm  # noqa: E402
 from voicecoach import embed  # noqa: E402
 from voicecoach.config import data_path  # noqa: E402
-from voicecoach.intents import embed_text, load_matcher  # noqa: E402
+from voicecoach.intents import load_matcher  # noqa: E402
+from voicecoach.semantic import embed_text  # noqa: E402
 
 S = ROOT / "tests" / "sentences"
 CRISIS_FILES = ["training/crisis_indirect_train.yaml", "training/crisis_indirect_train2.yaml",

@@ -160,7 +160,14 @@ def matcher(tmp_path_factory):
     ("i'm not sure what to ask", "help"),
 ])
 def test_paraphrases_without_cue_words(matcher, text, want):
-    assert matcher.match(text).name == want
+    # The semantic layer's intent, with the learned crisis layer set aside: that layer may ask
+    # directly first (recall before precision; "a knot in my gut all day" is asked about, a
+    # known false alarm in docs/intents.md).
+    matcher.use_crisis_model = False
+    try:
+        assert matcher.match(text).name == want
+    finally:
+        matcher.use_crisis_model = True
 
 
 @needs_model

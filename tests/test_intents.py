@@ -25,7 +25,7 @@ SENTENCES = Path(__file__).parent / "sentences"
 CONTRACT = ["anxious", "breathe", "ground", "reframe", "sleep", "relax", "i_statement", "urge", "soothe",
             "compassion", "trigger", "learn", "professional_help", "partner_support", "stop", "pause",
             "resume", "repeat", "skip", "more", "slower", "faster", "louder", "quieter", "yes", "no",
-            "help", "goodbye", "sense_of_self", "strengths", "secure_partner", "review"]
+            "help", "goodbye", "thanks", "sense_of_self", "strengths", "secure_partner", "review"]
 
 
 # The targets (docs/intents.md): typed intents right at least 95% of the time, every crisis

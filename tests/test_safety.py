@@ -266,3 +266,10 @@ def test_no_unsafe_or_unsure_held_out_answer_is_read_as_safe():
     risky = data["safety"]["unsafe"] + data["safety"]["unsure"]
     direct = data["direct"]["yes"] + data["direct"]["unsure"]
     assert [a for a in risky if read_safety(a).value == "safe"] + [a for a in direct if read_risk(a).value == "no"] == []
+
+
+def test_a_bare_thank_you_is_thanks_not_goodbye(us_home):
+    # In a session it does not end it; with nothing running it is answered kindly.
+    lines = chat(us_home, ["skip", "thank you", "the lamp the door the cup"], "--script", "grounding-54321")
+    assert "session stopped" not in " ".join(lines) and "Take care of yourself" not in spoken(lines)
+    assert "You're welcome" in spoken(chat(us_home, ["thank you"]))

@@ -69,6 +69,7 @@ STOP_IN_CRISIS = ("Okay, I'll be quiet. Please keep this close: {crisis_line_nam
 FLAG_FAILED = ("I couldn't save a note to check on you next time, so please remember: you can always "
                "say you're not okay, and I'll give you the number again.")
 GOODBYE = "Take care of yourself. I'm here whenever you need me."
+WELCOME = "You're welcome. I'm here whenever you need me."
 HELP_IDLE = ("You can say things like: I'm anxious. Help me breathe. Ground me. I can't sleep. "
              "Help me reframe a thought. Or: I want to text him again.")
 
@@ -335,6 +336,9 @@ class Coach:
             return out
         if m.name == "help":
             self._say(out, HELP_IDLE, t)
+            return out
+        if m.name == "thanks":
+            self._say(out, WELCOME, t)
             return out
         reply = self.memory.respond(t, m)
         if reply is not None:
