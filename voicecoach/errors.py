@@ -14,7 +14,8 @@ class LocatedError(VoicecoachError):
     """An error at a place in a file: ``file:line: message``."""
 
     def __init__(self, message: str, file: str | None = None, line: int | None = None):
-        self.message = message
+        # One line, whatever a file put in the key or value the message quotes.
+        self.message = message.replace("\r", "\\r").replace("\n", "\\n")
         self.file = file
         self.line = line
         super().__init__(self.format())
