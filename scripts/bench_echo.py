@@ -134,14 +134,7 @@ def erle(echo_mic: np.ndarray, out: np.ndarray, start: float = 1.0) -> float:
 
 
 def run_erle(coach: np.ndarray, canceller, gain_db: float, delay_ms: float) -> tuple[float, float | None]:
-    def ref(t0: float, n: int) -> np.ndarray:
-        i = int(round(t0 * 16000))
-        out = np.zeros(n, np.int16)
-        a, b = max(0, i), min(len(coach), i + n)
-        if b > a:
-            out[a - i : b - i] = coach[a:b]
-        return out
-
+    ref = aec.array_reference(coach)
     room = aec.RoomEcho(ref, gain_db, delay_ms)
     mic = np.concatenate([room.add(np.zeros(480, np.int16), (k + 1) * 0.03) for k in range(len(coach) // 480)])
     if canceller is None:
@@ -185,7 +178,7 @@ def compare(rig: Rig, tries: int, livekit: str | None, tmp: Path) -> list[str]:
         sys.path.insert(0, livekit)
         makers["livekit"] = LiveKitCanceller
     coach = rig.coach_audio()
-    level0 = float(frames_db(aec.RoomEcho(lambda t, n: _slice(coach, t, n), 0.0, 60).add(
+    level0 = float(frames_db(aec.RoomEcho(aec.array_reference(coach), 0.0, 60).add(
         np.zeros(len(coach), np.int16), len(coach) / 16000)).max())
     stops = words_for(tmp)
     lines = ["| canceller | ERLE 20 ms | ERLE 60 ms | ERLE 200 ms | delay found (60 ms) | "
@@ -229,18 +222,9 @@ def compare(rig: Rig, tries: int, livekit: str | None, tmp: Path) -> list[str]:
     return lines
 
 
-def _slice(x: np.ndarray, t0: float, n: int) -> np.ndarray:
-    i = int(round(t0 * 16000))
-    out = np.zeros(n, np.int16)
-    a, b = max(0, i), min(len(x), i + n)
-    if b > a:
-        out[a - i : b - i] = x[a:b]
-    return out
-
-
 def grid(rig: Rig, tries: int, tmp: Path) -> tuple[list[str], dict]:
     coach = rig.coach_audio()
-    level0 = float(frames_db(aec.RoomEcho(lambda t, n: _slice(coach, t, n), 0.0, 60).add(
+    level0 = float(frames_db(aec.RoomEcho(aec.array_reference(coach), 0.0, 60).add(
         np.zeros(len(coach), np.int16), len(coach) / 16000)).max())
     stops = words_for(tmp)
     results: dict = {}

@@ -29,18 +29,6 @@ def _speech(seconds: float = 6.0, seed: int = 1) -> np.ndarray:
     return np.clip(x * env * 3000, -32768, 32767).astype(np.int16)
 
 
-def _ref(x: np.ndarray):
-    def reference(t0: float, n: int) -> np.ndarray:
-        i = int(round(t0 * 16000))
-        out = np.zeros(n, np.int16)
-        a, b = max(0, i), min(len(x), i + n)
-        if b > a:
-            out[a - i : b - i] = x[a:b]
-        return out
-
-    return reference
-
-
 def _through(path_fn, x: np.ndarray) -> np.ndarray:
     return np.concatenate([path_fn(x[i : i + 480], (i + 480) / 16000) for i in range(0, len(x), 480)])
 
@@ -55,7 +43,7 @@ def test_gcc_phat_finds_the_delay():
 
 def test_room_echo_at_0_db_is_the_played_samples_delayed():
     x = _speech(2.0)
-    room = aec.RoomEcho(_ref(x), 0.0, 60.0, reverb=False)
+    room = aec.RoomEcho(aec.array_reference(x), 0.0, 60.0, reverb=False)
     mic = _through(room.add, np.zeros(len(x), np.int16))
     d = int(0.06 * 16000)
     assert np.array_equal(mic[d:], x[:-d])
@@ -75,9 +63,9 @@ def test_each_canceller_takes_the_echo_down_and_finds_the_delay(kind):
     except aec.EngineUnavailable as exc:
         pytest.skip(str(exc))
     x = _speech(8.0)
-    room = aec.RoomEcho(_ref(x), 0.0, 60.0)
+    room = aec.RoomEcho(aec.array_reference(x), 0.0, 60.0)
     mic = _through(room.add, np.zeros(len(x), np.int16))
-    path = aec.EchoPath(_ref(x), canceller)
+    path = aec.EchoPath(aec.array_reference(x), canceller)
     out = _through(path.process, mic)
     tail = slice(4 * 16000, len(out))
     erle = 10 * np.log10(np.sum(mic[tail].astype(float) ** 2) / max(1.0, np.sum(out[tail].astype(float) ** 2)))

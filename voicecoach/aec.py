@@ -520,6 +520,21 @@ class PlayedReference:
 # --------------------------------------------------------------------------- a simulated room
 
 
+def array_reference(played: np.ndarray, rate: int = 16000) -> Callable[[float, int], np.ndarray]:
+    """A far-end reference from audio already known in full (a file, a benchmark's coach):
+    ``reference(t0, n)`` is ``n`` samples from ``t0`` seconds, zeros outside it."""
+
+    def reference(t0: float, n: int) -> np.ndarray:
+        i = int(round(t0 * rate))
+        out = np.zeros(n, np.int16)
+        a, b = max(0, i), min(len(played), i + n)
+        if b > a:
+            out[a - i : b - i] = played[a:b]
+        return out
+
+    return reference
+
+
 def room_impulse(rt60: float = 0.15, length: float = 0.08, seed: int = 7) -> np.ndarray:
     """A short room: the direct sound, then exponentially decaying diffuse reflections
     (``rt60`` seconds to fall 60 dB), normalised so the direct path has gain 1."""

@@ -4,15 +4,7 @@ The packaged ``voicecoach/data/intents.yaml`` is loaded, and the person's ``$hom
 merged over it (same intent name: its templates, keywords and command phrases are added; the
 other fields replace). The schema is in docs/intents.md.
 
-Template syntax (shared with the crisis screen):
-
-- ``word``: a word; ``breath*`` (keywords and crisis patterns only) matches any word starting so
-- ``[optional words]``, ``(alt one|alt two)``, ``(a|)`` is optional too
-- ``{list}``: any value of a slot list (its value is recorded for the slot)
-- ``<rule>``: an expansion rule from ``expansion_rules``
-- ``*`` (keywords and crisis patterns only): up to three words of anything
-- ``$`` (keywords and crisis patterns only): the end of the utterance
-- ``^`` (keywords and crisis patterns only): the start of the utterance
+The template syntax is in :mod:`voicecoach.templates`.
 
 Every utterance goes through the crisis screen first (:mod:`voicecoach.crisis`).
 """
