@@ -61,7 +61,9 @@ FLITE = ["kal", "kal16", "awb", "rms", "slt"]
 KINDS = ("control", "request", "answer", "crisis", "other", "coach")
 PER_FAMILY = {"control": 3, "request": 1, "answer": 2, "crisis": 2, "other": 1}
 """Voices of each family that speak each sentence of a kind (chosen in rotation)."""
-COACH_SECONDS = 600.0
+COACH_SECONDS = 660.0
+"""Seconds of the coach's own speech to make: over 10 minutes, the span the false-stop target
+names, with a margin for the estimate below."""
 
 
 def _seed(name: str) -> np.random.Generator:
@@ -216,16 +218,31 @@ def plan(kinds: set[str]) -> list[dict]:
                                   "label": label, "family": fam, "voice": v})
     if "coach" in kinds:
         # The coach's own speech, fed back as input: about COACH_SECONDS in all (an estimate of
-        # 13 characters a second), in two voices the coach could have.
+        # 13 characters a second, the rate the two voices measured, pauses included), in two voices
+        # the coach could have.
         total = 0.0
         for i, text in enumerate(coach_lines()):
             fam, v = (("espeak", 0) if i % 2 == 0 else ("festival", 0))
             items.append({"name": f"coach/{i:03d}", "text": text, "kind": "coach", "label": None,
                           "family": fam, "voice": v})
-            total += len(text) / 13.0 + 0.8
+            total += len(text) / 13.0
             if total >= COACH_SECONDS:
                 break
     return items
+
+
+def _read_manifest(out: Path) -> list[dict]:
+    path = out / "manifest.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise SystemExit(f"make_corpus: {path}:{n}: not JSON ({e.msg}); delete it to rebuild") from None
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         d.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(lambda it: render(it, out), items))
+    # Building some kinds keeps the clips of the others already listed.
+    kept = [r for r in _read_manifest(out) if r.get("kind") not in kinds]
     with open(out / "manifest.jsonl", "w") as f:
-        for r in rows:
+        for r in kept + rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     secs = sum(r["seconds"] for r in rows)
     print(f"{len(rows)} clips ({secs / 60:.1f} min) in {out}; held-out family: {HELD_OUT}", file=sys.stderr)

@@ -22,7 +22,7 @@ fi
 echo "test: mypy voicecoach"
 .venv/bin/mypy voicecoach
 set +e
-"${runner[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+"${runner[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "$@"
 rc=$?
 set -e
 exit $rc
