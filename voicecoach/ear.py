@@ -16,7 +16,7 @@ import numpy as np
 from voicecoach.asr.command import incomplete, says_barge
 from voicecoach.audio import ASR_RATE
 from voicecoach.types import AudioChunk
-from voicecoach.vad import FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
+from voicecoach.vad import FRAME, FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
 
 SPECULATE_AFTER = 0.1
 """Seconds of pause after which a request's final decode starts in the background."""
@@ -129,6 +129,8 @@ class Ear:
         self._recent: deque[np.ndarray] = deque(maxlen=6)
         self._confirm_after = 0
         """Frame count before which a refused barge-in is not confirmed again."""
+        self._lead = 0
+        """Frames of the person among the speech frames that opened the utterance."""
 
     def _trailing(self) -> float:
         sil = self.state.silence
@@ -161,11 +163,13 @@ class Ear:
                 self._start = ev.t + self._offset
                 self._over, self._person = self.state.speaking, 0
                 self._recent = deque(maxlen=6)
+                self._lead = self._opening_person(ev.audio, ev.t + self._offset)
             elif isinstance(ev, Audio) and self.rec is not None:
                 self._recent.append(ev.audio)
                 if ev.speech and self._double_talk(ev.audio, ev.t + self._offset):
                     self._person += 1
-                    if self._over and self._person == 1 and self._frames > len(self._recent):
+                    if (self._over and self._person == 1 and not self._lead
+                            and self._frames > len(self._recent)):
                         # Someone starts talking over the coach's own voice: hear them from
                         # here (a little before), not as the tail of a long echo. The echo
                         # is dropped undecoded (an open decode of it would delay the person).
@@ -207,7 +211,7 @@ class Ear:
                         alt = ""
                 out.append(Heard(tr.text, True, self.mode, self._start, ev.speech_end + self._offset,
                                  ev.t + self._offset, barge=self._barged, over_coach=self._over,
-                                 person=self._person, alt=alt,
+                                 person=self._person + self._lead, alt=alt,
                                  decoded=self.clock() if self.clock is not None else 0.0))
         return out
 
@@ -261,6 +265,16 @@ class Ear:
         except Exception:  # noqa: BLE001 - fall back to the ordinary decode
             return None
 
+    def _opening_person(self, audio: np.ndarray, t: float) -> int:
+        """Frames of the person (see _double_talk) among the speech frames that opened an
+        utterance (the last ``start_frames`` of its pre-roll, ending at session time ``t`` plus
+        their length). A short word ("stop") has only a handful of voiced frames; not counting
+        the first ones left the person's own "stop" refused as the coach's voice."""
+        n = FRAME
+        k = min(self.endpointer.start_frames, len(audio) // n)
+        frames = [audio[len(audio) - (k - j) * n : len(audio) - (k - j - 1) * n] for j in range(k)]
+        return sum(self._double_talk(f, t + (j + 1) * FRAME_SECONDS) for j, f in enumerate(frames))
+
     def _double_talk(self, frame: np.ndarray, t: float) -> bool:
         """Is someone besides the coach talking in this frame? True when the microphone is
         louder than the loudest the coach's voice (played over the last 350 ms, to cover the
@@ -291,7 +305,7 @@ class Ear:
         self._same = self._same + 1 if p == self._partial else 1
         changed = p != self._partial
         self._partial = p
-        person_ok = not self._over or self._person >= MIN_PERSON
+        person_ok = not self._over or self._person + self._lead >= MIN_PERSON
         if (self.mode == "command" and not self._barged and self._same >= 2 and person_ok
                 and self._frames >= self._confirm_after and self.is_barge(p, self._start, t)):
             confirm = getattr(self.rec, "confirm", None)
