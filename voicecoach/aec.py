@@ -69,10 +69,18 @@ SPLIT_HZ = 3000.0
 """In double talk the person's words are passed as AEC3's output below this frequency (the
 coach's echo gone, the person's vowels kept) plus the linear canceller's output above it (where
 AEC3's suppressor takes the person's "s" and "t", and little of the coach's echo is left)."""
+"""Frames (10 ms) the linear output is kept after the person was last heard."""
 SPLIT_TAPS = 63
 LOOKBACK = 10
 """Frames (10 ms) the output runs behind with AEC3, so a word's first sound is kept whole."""
-"""Frames (10 ms) the linear output is kept after the person was last heard."""
+LIN_CLEAR = 10.0
+"""In double talk, a frame whose linear output is this much louder than the linear canceller's
+residual echo (the 90th percentile of its output while only the coach was heard) is passed as
+the linear output whole (dB): the person's voice there is well clear of the echo, and AEC3's
+suppressor would take 20-30 dB off a soft person's vowels."""
+RESIDUAL_FRAMES = 300
+"""Frames (10 ms) of the linear output, with only the coach heard, that its residual is
+measured over."""
 CHOICES = ("auto", "webrtc", "speex", "nlms", "off")
 
 Reference = Callable[[float, int], np.ndarray]
@@ -300,14 +308,16 @@ class EchoPath:
         the echo within a second, where on its own it needs three or more."""
         self._floor = -70.0
         self._coupling: deque[float] = deque(maxlen=500)
+        self._residual: deque[float] = deque(maxlen=RESIDUAL_FRAMES)
         self._open = 0
         self._hits = 0
+        self._clear = 0
         self._loud = 0
         self._high = _highpass(SPLIT_HZ, SPLIT_TAPS)
         self._lin_tail = np.zeros(SPLIT_TAPS - 1)
         self._sup_tail = np.zeros((SPLIT_TAPS - 1) // 2)
         self._line: deque[list] = deque([np.zeros(FRAME, np.int16), np.zeros(FRAME, np.int16), False, False,
-                                         np.zeros(FRAME, np.int16)] for _ in range(LOOKBACK))
+                                         np.zeros(FRAME, np.int16), False] for _ in range(LOOKBACK))
         self._clock = _Clock()
         self._carry = np.zeros(0, np.int16)
         self._mic: deque[np.ndarray] = deque()
@@ -361,9 +371,16 @@ class EchoPath:
             self.canceller.process(x, far)
         if self.linear is not None or not getattr(self.canceller, "suppresses", False):
             lin = self.linear if self.linear is not None else self.canceller
+            outs: list[tuple[np.ndarray, np.ndarray]] = []
             for _ in range(WARM_PASSES - (1 if lin is self.canceller else 0)):
-                for x, far in past:
-                    lin.process(x, far)
+                outs = [(lin.process(x, far), far) for x, far in past]
+            # The new linear canceller's residual echo, from its last pass (the old one's, or
+            # the unaligned one's, is far louder and would hide the person).
+            self._residual.clear()
+            for y, far in outs:
+                for i in range(0, len(y) - FRAME + 1, FRAME):
+                    if _rms_db(far[i : i + FRAME]) > -50.0:
+                        self._residual.append(_rms_db(y[i : i + FRAME]))
 
     def _double_talk(self, suppressed: np.ndarray, linear: np.ndarray, mic: np.ndarray,
                      far: np.ndarray) -> np.ndarray:
@@ -390,7 +407,12 @@ class EchoPath:
                     self._coupling.append(mic_db - far_db)
             kept = db > max(GATE_DB, self._floor + 12.0) and db > mic_db + KEPT_DB
             self._hits = self._hits + 1 if kept else 0
-            if loud or self._hits >= HITS:
+            lin_db = _rms_db(linear[i : i + FRAME])
+            clear = len(self._residual) >= 50 and lin_db > float(np.percentile(self._residual, 90)) + LIN_CLEAR
+            if far_db > -50.0 and not (loud or self._open or self._hits or clear):
+                self._residual.append(lin_db)
+            self._clear = self._clear + 1 if clear else 0
+            if loud or self._hits >= HITS or self._clear >= HITS:
                 self._open = HANGOVER
                 self._loud = HANGOVER if bare else self._loud
                 for item in self._line:
@@ -399,13 +421,13 @@ class EchoPath:
             # Far louder than the echo has ever been (next to no echo in the room): AEC3, with
             # nothing to learn from, would hold the person's vowels down too; pass the linear
             # output whole.
-            self._line.append([a, b, self._open > 0, self._loud > 0, whole[i : i + FRAME]])
+            self._line.append([a, b, self._open > 0, self._loud > 0, whole[i : i + FRAME], clear])
             self._open = max(0, self._open - 1)
             self._loud = max(0, self._loud - 1)
         out = []
         while len(self._line) > LOOKBACK:
-            a, b, use, loud_, lin = self._line.popleft()
-            out.append(lin if loud_ else b if use else a)
+            a, b, use, loud_, lin, clear_ = self._line.popleft()
+            out.append(lin if loud_ or (use and clear_) else b if use else a)
         return np.concatenate(out) if out else np.zeros(0, np.int16)
 
     def _split(self, suppressed: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
