@@ -13,6 +13,7 @@ the coach speaks.
   of the word; any acknowledgement after that is under 2 s; the session ends "stopped".
 - Echo-to-speech ratio (ESR): the echo's loudest 30 ms at the microphone over the person's.
 - False barge-ins per 10 minutes of the coach talking with no one else in the room.
+- `--trace ESR:DELAY:TRY ...`: what happened in those tries, told (recognition, checks, levels).
 - `--compare`: the same recordings through every canceller that loads (and LiveKit's WebRTC APM
   when `--livekit PATH` points at an installed `livekit` package).
 
@@ -119,6 +120,72 @@ def barge(rig: Rig, kind: str, gain_db: float, delay_ms: float, word: np.ndarray
           and all(p.end - p.start < 2.0 for p in after) and len(after) <= 1
           and any(s == "stopped" for _, s in loop.coach.ended))
     return {"ok": ok, "delay": None if hush is None else hush - end, "false": len(early)}
+
+
+def trace(rig: Rig, gain_db: float, delay_ms: float, word: np.ndarray, at: float) -> list[str]:
+    """One barge-in try, told: the recogniser's partial and final results around the word, each
+    barge-in check that refused, the person's frames over the coach, and per 30 ms the person's
+    word, the microphone, the canceller's output and (from the same run without the person) the
+    residual echo, on the microphone's clock."""
+    from voicecoach.ear import SURE
+    from voicecoach.mic import Placement
+
+    def run(w: np.ndarray):
+        loop = rig.loop([Placement(Path("stop"), at, audio=w)], "webrtc", (gain_db, delay_ms))
+        log: list[tuple[float, str]] = []
+        mic, out = [], []
+        is_barge, check, on_heard = loop._is_barge, loop.ear._check_partial, loop._on_heard
+
+        def mic_in_(x, t):
+            mic.append(loop.room.add(x, t))
+            out.append(loop.echo.process(mic[-1], t))
+            return out[-1]
+
+        def is_barge_(text, t0, t1):
+            ok, m = is_barge(text, t0, t1), loop._match(text)
+            why = ("no intent" if m is None or m.name not in loop._barge_in else
+                   f"confidence {m.confidence:.2f}" if m.confidence < SURE else
+                   "own words" if loop.is_echo(text, t0, t1) else "")
+            log.append((loop.now(), f"  barge-in {text!r}: {'proposed' if ok else 'refused: ' + why}"))
+            return ok
+
+        def check_(t):
+            p = loop.ear.rec.partial().text
+            h = check(t)
+            if p and (not log or not log[-1][1].startswith(f"partial {p!r}")):
+                log.append((t, f"partial {p!r} (person frames {loop.ear._person + loop.ear._lead})"
+                            + (" → acted on" if h is not None and h.barge else "")))
+            return h
+
+        def on_heard_(h):
+            n = len(loop.ignored)
+            on_heard(h)
+            if h.final:
+                log.append((loop.now(), f"final {h.text!r} (person frames {h.person})"
+                            + (" → ignored as the coach's voice" if len(loop.ignored) > n else "")))
+
+        loop._mic_in, loop._is_barge, loop.ear.is_barge = mic_in_, is_barge_, is_barge_
+        loop.ear._check_partial, loop._on_heard = check_, on_heard_
+        loop.run(loop.coach.begin(0.0, SCRIPT), max_seconds=at + 6)
+        return loop, log, np.concatenate(mic), np.concatenate(out)
+
+    _, _, _, residual = run(np.zeros_like(word))
+    loop, log, mic, out = run(word)
+    end = at + len(word) / 16000
+    hush = next((h for h in loop.hushes if h >= at - 0.05), None)
+    lines = [f"word {at:.2f}-{end:.2f} s; silence from {'never' if hush is None else f'{hush - end:+.2f} s'} "
+             f"after its end; session {[s for _, s in loop.coach.ended]}"]
+    lines += [f"{t:6.2f} {text}" for t, text in sorted(log) if at - 0.5 <= t <= end + 1.5]
+    lag = aec.LOOKBACK * aec.FRAME + (aec.SPLIT_TAPS - 1) // 2
+    lines.append("  time  person    mic  output  residual echo (dBFS, 30 ms)")
+    i0 = int(at * 16000)
+    for k in range(-2, len(word) // 480 + 3):
+        a = i0 + k * 480
+        w = word[k * 480 : (k + 1) * 480] if 0 <= k * 480 < len(word) - 479 else np.zeros(480)
+        cols = [frames_db(x)[0] if len(x) == 480 else -120.0
+                for x in (w, mic[a : a + 480], out[a + lag : a + lag + 480], residual[a + lag : a + lag + 480])]
+        lines.append(f"  {a / 16000:5.2f} " + " ".join(f"{c:7.1f}" for c in cols))
+    return lines
 
 
 def erle(echo_mic: np.ndarray, out: np.ndarray, start: float = 1.0) -> float:
@@ -347,11 +414,26 @@ def main() -> int:
     ap.add_argument("--delays", type=int, nargs="+", default=list(DELAYS), help="delays in ms (a partial grid)")
     ap.add_argument("--aec-only", action="store_true", help="skip the runs without echo cancellation")
     ap.add_argument("--no-false", action="store_true", help="skip the false barge-in and goes-on runs")
+    ap.add_argument("--trace", metavar="ESR:DELAY:TRY", nargs="+",
+                    help="tell what happened in these tries of the grid (e.g. 6:120:4) and stop")
     args = ap.parse_args()
     rig = Rig()
     t = time.monotonic()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        if args.trace:
+            coach = rig.coach_audio()
+            level0 = float(frames_db(aec.RoomEcho(aec.array_reference(coach), 0.0, 60).add(
+                np.zeros(len(coach), np.int16), len(coach) / 16000)).max())
+            stops = words_for(tmp)
+            for spec in args.trace:
+                esr, d, i = (float(v) for v in spec.split(":"))
+                gain = min(esr + PERSON_DB - level0, 0.0)
+                w = stops[int(i) % len(stops)]
+                w = np.round(w * 10 ** ((level0 + gain - esr - PERSON_DB) / 20)).astype(np.int16)
+                print(f"== ESR {esr:+g} dB, delay {d:g} ms, try {int(i)} ({' '.join(VOICES[int(i) % len(VOICES)])})")
+                print("\n".join(trace(rig, gain, d, w, 2.0 + 0.37 * (int(i) % 7))))
+            return 0
         if args.compare:
             lines = compare(rig, args.tries, args.livekit, tmp)
             print("\n".join(lines))
