@@ -163,6 +163,20 @@ def test_stop_over_the_coach_with_its_echo_in_the_room(tmp_path, speech, gain_db
 
 
 @needs_flite
+@pytest.mark.parametrize("person_db", [-18.0, -24.0])
+def test_a_soft_stop_under_a_louder_echo_cuts_the_coach(tmp_path, speech, person_db):
+    """The person softer than the coach's echo (the echo at 0 dB, 60 ms, reverb; "stop" at -18
+    and -24 dBFS, about 6 and 12 dB below the echo's loudest): the issue's target still holds.
+    Both of the echo path's double-talk fixes are needed here: the word's opening frames count
+    as the person's, and the linear canceller's output carries the vowel AEC3 would suppress."""
+    word = _say(tmp_path, "stop", person_db)
+    at = 5.0
+    loop = _loop([Placement(Path("stop"), at, audio=word)], speech, (0.0, 60.0))
+    loop.run(loop.coach.begin(0.0, "box-breathing"), max_seconds=at + 6)
+    _cut_by_stop(loop, at, word)
+
+
+@needs_flite
 def test_stop_early_in_the_first_sentence_with_the_echo_as_loud(tmp_path, speech):
     """The hard moment: 2.4 s into the coach's first sentence, the canceller barely started."""
     word = _say(tmp_path, "stop", -12.0)
