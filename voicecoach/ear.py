@@ -138,6 +138,10 @@ class Ear:
         sil = self.state.silence
         base = sil.get(self.mode, 0.5)
         if self._partial and incomplete(self._partial):
+            if self.mode == "request" and self._settled():
+                # The grammar's partial lags ("help me reframe the"); the open decode heard a
+                # whole request. In doubt: the full request silence, no shortcut.
+                return base
             # "i want to ...": the rest may be a crisis statement; wait as for an answer.
             return max(base, sil.get("dictation", 1.2))
         if self.mode == "request" and self._settled():

@@ -212,7 +212,9 @@ class RequestRecognizer:
                  phrases: Sequence[str] = (), phrase_min: float = -1.5):
         self.open_rec = open_rec
         self.closed_rec = closed_rec
-        self.matcher = matcher
+        self.matcher = _remembered(matcher) if matcher is not None else None
+        """The matcher, remembering its answers for this recogniser's texts (the decision asks
+        about the same text several times, and the intents matcher is not free)."""
         self.crisis_phrases = tuple(crisis_phrases)
         self.closed_min = closed_min
         self.crisis_min = crisis_min
@@ -331,6 +333,17 @@ class RequestRecognizer:
             return None
         return Transcript(cands[best], math.exp(scores[best]), (), True), RequestChoice(
             "rescored", f"audio supports crisis phrase (score {scores[best]:.2f}){where}", o, c)
+
+
+def _remembered(matcher: Matcher) -> Matcher:
+    seen: dict[str, IntentMatch] = {}
+
+    def match(text: str) -> IntentMatch:
+        if text not in seen:
+            seen[text] = matcher(text)
+        return seen[text]
+
+    return match
 
 
 def crisis_like(m: IntentMatch) -> bool:

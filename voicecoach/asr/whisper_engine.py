@@ -223,10 +223,18 @@ def window_for(seconds: float, min_window: float = WINDOW) -> float:
 
 
 def repeats(text: str) -> bool:
-    """True when two words follow each other twice in ``text`` (a decoding loop, usually)."""
+    """True when ``text`` looks like a decoding loop, usually: two words follow each other twice,
+    or its last words nearly repeat the words before them ("i can't sleep i can sleep")."""
     ws = text.split()
     pairs = list(zip(ws, ws[1:], strict=False))
-    return len(pairs) != len(set(pairs))
+    if len(pairs) != len(set(pairs)):
+        return True
+    from rapidfuzz import fuzz
+
+    for n in range(2, len(ws) // 2 + 1):
+        if fuzz.ratio(" ".join(ws[-2 * n:-n]), " ".join(ws[-n:])) >= 80:
+            return True
+    return False
 
 
 _CONTRACTIONS = [
