@@ -165,6 +165,7 @@ def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float 
     res: dict = defaultdict(lambda: defaultdict(int))
     times: list[float] = []
     misses: list[str] = []
+    seconds = 0
     try:
         for row in rows:
             chunk = audio(corpus, row)
@@ -174,6 +175,7 @@ def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float 
             t0 = time.perf_counter()
             tr = rec.finish()
             times.append(time.perf_counter() - t0)
+            seconds += getattr(getattr(rec, "open_rec", None), "_second", None) is not None
             got = intent(matcher.match, tr.text)
             expected = intent(matcher.match, row["text"])
             r = res[(row["family"], row["kind"])]
@@ -187,7 +189,7 @@ def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float 
     finally:
         W.MIN_WINDOW.clear()
         W.MIN_WINDOW.update(saved)
-    return {"res": res, "time": statistics.median(times), "misses": misses}
+    return {"res": res, "time": statistics.median(times), "misses": misses, "second": seconds}
 
 
 def raw_whisper(corpus: Path, rows: list[dict]) -> float:
@@ -276,9 +278,9 @@ def main() -> int:
             out = run_requests(args.corpus, rows, speech, matcher, None if w == "default" else float(w))
             res = out["res"]
             label = "as shipped (5 s, 10 s past 4 s of speech)" if w == "default" else f"≥ {w} s"
-            print(f"\n== requests, window {label}: median decode {out['time'] * 1000:.0f} ms; "
-                  f"load average {os.getloadavg()[0]:.1f}")
-            md += [f"Request mode, window {label} (median decode {out['time'] * 1000:.0f} ms):", "",
+            note = f"median decode {out['time'] * 1000:.0f} ms, 30-s second opinion on {out['second']} of {len(rows)}"
+            print(f"\n== requests, window {label}: {note}; load average {os.getloadavg()[0]:.1f}")
+            md += [f"Request mode, window {label} ({note}):", "",
                    "| family | requests | crisis statements (intent) | crisis recall |", "|---|---|---|---|"]
             for f in fams:
                 q, c = res[(f, "request")], res[(f, "crisis")]

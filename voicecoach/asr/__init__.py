@@ -199,7 +199,14 @@ class RequestRecognizer:
       phrase); one scoring at least ``rescore_min`` replaces the text. Without ``rescore``, a
       crisis phrase from the closed decode with confidence >= ``crisis_min`` is taken;
     - when the open text gives no intent and the closed decode gives one with confidence >=
-      ``closed_min``, the closed phrase is returned.
+      ``closed_min``, the closed phrase is returned;
+    - on a short window, the open engine decodes again on 30 s (``second_opinion``) where that
+      can change the decision: no intent, a crisis-like text, a crisis phrase like it, or a
+      confident grammar decode that disagrees;
+    - an open text that still gives no intent is replaced by the intent phrase like it that the
+      audio supports best, if it scores at least ``phrase_min`` and better than the text itself.
+
+    :meth:`prepare_open` runs the part that needs only the open text ahead of the endpoint.
 
     ``choice`` records the decision after ``finish()``.
     """
