@@ -155,7 +155,9 @@ def main() -> int:
             wavs.append(wav)
             out = tmpd / f"out{i}.wav"
             tfile = tmpd / f"t{i}.jsonl"
-            stdout = listen([f"{wav}@{AT}"], out, end + 3.0, args.engine, tfile)
+            # Room for a slow reply (a 30-s second opinion on a loaded machine takes seconds): a
+            # late reply counts as late, not as unheard.
+            stdout = listen([f"{wav}@{AT}"], out, end + 8.0, args.engine, tfile)
             heard = next((ln[7:] for ln in stdout.splitlines() if ln.startswith("heard: ")), "")
             o = read_wav(out)
             onset = sound_after(o.samples, o.rate, end)

@@ -109,3 +109,36 @@ def test_the_second_opinion_is_decoded_once(speech, tmp_path):
     first = rec.second_opinion()
     assert first is not None and rec.window == 30
     assert rec.second_opinion() is first
+
+
+def test_a_reply_that_starts_a_script_waits_on_no_synthesis(tmp_path):
+    """The lines a script opens with are rendered ahead with its breathing cues: the coach
+    planning the reply (it asks the voice for each cue's length) finds them all made."""
+    from voicecoach.coach import Coach
+    from voicecoach.cue_plan import warm
+    from voicecoach.intents import load_matcher
+    from voicecoach.scripts import Library
+    from voicecoach.tts.base import clean
+    from voicecoach.tts.espeak import EspeakVoice
+
+    library = Library.load()
+    voice = EspeakVoice(160, 0.9)
+    try:
+        warm(voice, [library.get(i) for i in ("box-breathing", "grounding-54321", "muscle-relaxation")],
+             root=tmp_path)
+        misses: list[str] = []
+
+        def length(text, settings):
+            if (clean(text), settings) not in voice.cache:
+                misses.append(text)
+            return voice.synthesize(text, settings).seconds
+
+        for said in ("help me breathe", "ground me", "help me relax"):
+            coach = Coach(library, length, matcher=load_matcher(tmp_path / "home"))
+            coach.begin(0.0, None)
+            misses.clear()
+            coach.hear(1.0, said)
+            assert coach.engine is not None, said
+            assert not misses, (said, misses)
+    finally:
+        voice.close()
