@@ -2,7 +2,7 @@
 """Recognition on the many-voice corpus (``scripts/make_corpus.py``), per voice family.
 
     python scripts/bench_corpus.py [--corpus DIR] [--part commands,requests] [--per-family N]
-        [--options grammar,open] [--request-windows 30,10,5] [--write-md FILE]
+        [--options grammar,open] [--request-windows default,30,10] [--raw] [--write-md FILE]
 
 ``commands``: every control clip, non-command clip and clip of the coach's own speech through
 command mode, by each option:
@@ -155,14 +155,17 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
             "confirms": confirms}
 
 
-def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float) -> dict:
+def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float | None) -> dict:
+    """``window``: the smallest window requests are padded to; None: as shipped (MIN_WINDOW)."""
     from voicecoach.asr import whisper_engine as W
 
     saved = dict(W.MIN_WINDOW)
-    W.MIN_WINDOW.update(request=window, dictation=window)
+    if window is not None:
+        W.MIN_WINDOW.update(request=window, dictation=window)
     res: dict = defaultdict(lambda: defaultdict(int))
     times: list[float] = []
     misses: list[str] = []
+    seconds = 0
     try:
         for row in rows:
             chunk = audio(corpus, row)
@@ -172,6 +175,7 @@ def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float)
             t0 = time.perf_counter()
             tr = rec.finish()
             times.append(time.perf_counter() - t0)
+            seconds += getattr(getattr(rec, "open_rec", None), "_second", None) is not None
             got = intent(matcher.match, tr.text)
             expected = intent(matcher.match, row["text"])
             r = res[(row["family"], row["kind"])]
@@ -185,7 +189,7 @@ def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float)
     finally:
         W.MIN_WINDOW.clear()
         W.MIN_WINDOW.update(saved)
-    return {"res": res, "time": statistics.median(times), "misses": misses}
+    return {"res": res, "time": statistics.median(times), "misses": misses, "second": seconds}
 
 
 def raw_whisper(corpus: Path, rows: list[dict]) -> float:
@@ -220,7 +224,8 @@ def main() -> int:
     ap.add_argument("--part", default="commands,requests")
     ap.add_argument("--per-family", type=int, default=None, help="at most N clips per family and kind")
     ap.add_argument("--options", default="grammar,open")
-    ap.add_argument("--request-windows", default="30,10")
+    ap.add_argument("--request-windows", default="default,30",
+                    help="smallest request windows to compare, seconds; 'default': as shipped")
     ap.add_argument("--raw", action="store_true", help="also time faster-whisper's own 30-s decode")
     ap.add_argument("--misses", action="store_true")
     ap.add_argument("--write-md", type=Path, default=None, help="append the tables (markdown) here")
@@ -267,13 +272,15 @@ def main() -> int:
         rows = load(args.corpus, {"request", "crisis"}, args.per_family)
         if args.raw:
             raw = raw_whisper(args.corpus, rows)
-            print(f"\nraw faster-whisper 30-s decode: median {raw * 1000:.0f} ms")
+            print(f"\nraw faster-whisper 30-s decode: median {raw * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f}")
             md += [f"Raw faster-whisper `transcribe` (30-s window) on the same clips: median {raw * 1000:.0f} ms.", ""]
         for w in args.request_windows.split(","):
-            out = run_requests(args.corpus, rows, speech, matcher, float(w))
+            out = run_requests(args.corpus, rows, speech, matcher, None if w == "default" else float(w))
             res = out["res"]
-            print(f"\n== requests, window >= {w} s: median decode {out['time'] * 1000:.0f} ms")
-            md += [f"Request mode, window ≥ {w} s (median decode {out['time'] * 1000:.0f} ms):", "",
+            label = "as shipped (5 s, 10 s past 4 s of speech)" if w == "default" else f"≥ {w} s"
+            note = f"median decode {out['time'] * 1000:.0f} ms, 30-s second opinion on {out['second']} of {len(rows)}"
+            print(f"\n== requests, window {label}: {note}; load average {os.getloadavg()[0]:.1f}")
+            md += [f"Request mode, window {label} ({note}):", "",
                    "| family | requests | crisis statements (intent) | crisis recall |", "|---|---|---|---|"]
             for f in fams:
                 q, c = res[(f, "request")], res[(f, "crisis")]

@@ -7,7 +7,9 @@
 - The reply time split (``VOICECOACH_TIMINGS``, the loop's own time stamps on the session clock):
   endpoint wait (end of speech → the endpointer closes the utterance), decode (what is left of
   it after the endpoint: the background decode at the pause overlaps the trailing silence),
-  matching (the transcript → the coach's answer), synthesis (the first cue), first audio.
+  matching (the transcript → its intent), synthesis (the coach planning its reply, which
+  synthesises its cues for their lengths unless they were rendered ahead, plus the first cue's
+  synthesis when it plays), first audio. The load average is printed before and after.
 - Beside it, in the same run: the raw 30-s-window whisper decode of the same requests
   (faster-whisper ``transcribe``), the floor the reply time is compared with.
 - Stop → silence: "stop" said while the coach speaks; the time from the end of "stop" to the end
@@ -87,8 +89,10 @@ def split(timings: Path, end: float, onset: float | None) -> dict[str, float] | 
     t = next((r for r in rows if "played" in r), None)
     if t is None or onset is None:
         return None
+    planned = t.get("planned", t["matched"])
     return {"endpoint wait": t["endpoint"] - end, "decode": t["decoded"] - t["endpoint"],
-            "matching": t["matched"] - t["decoded"], "synthesis": t["synth_end"] - t["synth_start"],
+            "matching": t["matched"] - t["decoded"],
+            "synthesis": (planned - t["matched"]) + (t["synth_end"] - t["synth_start"]),
             "first audio": onset - end}
 
 
@@ -135,6 +139,7 @@ def main() -> int:
     ap.add_argument("--corpus-requests", type=int, default=0, metavar="N",
                     help="also time `transcribe` on N request clips of $VOICECOACH_CORPUS")
     args = ap.parse_args()
+    load0 = os.getloadavg()[0]
     rows: list[tuple[str, str, float | None]] = []
     parts: list[dict[str, float]] = []
     wavs: list[Path] = []
@@ -150,7 +155,9 @@ def main() -> int:
             wavs.append(wav)
             out = tmpd / f"out{i}.wav"
             tfile = tmpd / f"t{i}.jsonl"
-            stdout = listen([f"{wav}@{AT}"], out, end + 3.0, args.engine, tfile)
+            # Room for a slow reply (a 30-s second opinion on a loaded machine takes seconds): a
+            # late reply counts as late, not as unheard.
+            stdout = listen([f"{wav}@{AT}"], out, end + 8.0, args.engine, tfile)
             heard = next((ln[7:] for ln in stdout.splitlines() if ln.startswith("heard: ")), "")
             o = read_wav(out)
             onset = sound_after(o.samples, o.rate, end)
@@ -159,6 +166,7 @@ def main() -> int:
             sp = split(tfile, end, onset)
             if sp is not None:
                 parts.append(sp)
+                print("   " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sp.items()))
             print(f"{req!r:35} heard {heard!r:35} reply after {'-' if lat is None else f'{lat * 1000:.0f} ms'}")
         stop = tmpd / "stop.wav"
         speak("stop", stop)
@@ -196,13 +204,15 @@ def main() -> int:
                 step = max(1, len(req_rows) // args.corpus_requests)
                 files += [corpus / r["file"] for r in req_rows[::step][:args.corpus_requests]]
             batch = transcribe_batch(files) + (len(files),)
+    load1 = os.getloadavg()[0]
     lats = [lat for _, _, lat in rows if lat is not None]
     med = statistics.median(lats) if lats else float("nan")
     smed = statistics.median(stops) if stops else float("nan")
     rmed = statistics.median(raws) if raws else float("nan")
     print(f"\nreply latency median {med * 1000:.0f} ms over {len(lats)} requests; "
           f"raw 30-s whisper decode median {rmed * 1000:.0f} ms; "
-          f"stop -> silence median {smed * 1000:.0f} ms over {len(stops)} tries")
+          f"stop -> silence median {smed * 1000:.0f} ms over {len(stops)} tries; "
+          f"load average {load0:.1f} before, {load1:.1f} after")
     names = ["endpoint wait", "decode", "matching", "synthesis", "first audio"]
     split_md = []
     if parts:
@@ -227,7 +237,8 @@ def main() -> int:
         "# Live loop benchmark", "",
         f"`.venv/bin/python scripts/bench_live.py --engine {args.engine}` on {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}: `voicecoach listen --input` at real-time "
-        "pace, requests spoken by espeak-ng (voice en-us+f2), times on the input clock.", "",
+        "pace, requests spoken by espeak-ng (voice en-us+f2), times on the input clock; "
+        f"load average {load0:.1f} before, {load1:.1f} after.", "",
         f"- **End of speech → first sound of the reply: median {med * 1000:.0f} ms** over {len(lats)} requests "
         "(target ≤ 500 ms on this machine).",
         *floor_md,

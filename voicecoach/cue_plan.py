@@ -1,6 +1,7 @@
-"""Which fixed cues (breathing words and counts) a script will ask the voice for, so they can be
-made before a session and kept on disk (:mod:`voicecoach.tts.cues`): a live session then never
-waits on the synthesiser for them."""
+"""Which fixed cues (breathing words and counts, and the lines a script opens with) a script will
+ask the voice for, so they can be made before a session and kept on disk
+(:mod:`voicecoach.tts.cues`): a live session then never waits on the synthesiser for them, and a
+reply that starts a script starts without synthesis."""
 
 from __future__ import annotations
 
@@ -63,6 +64,26 @@ def fixed_cues(script: Any, length: Callable[[str, VoiceSettings], float], base:
     return list(out)
 
 
+def opening_cues(script: Any, length: Callable[[str, VoiceSettings], float],
+                 base: VoiceSettings | None = None) -> list[tuple[str, VoiceSettings]]:
+    """The (text, settings) of the cues a script says as soon as it starts (with its default
+    parameters), asked of ``length`` exactly as the engine asks when the coach starts it."""
+    from voicecoach.engine import Engine, EngineOptions
+
+    asked: list[tuple[str, VoiceSettings]] = []
+
+    def record(text: str, settings: VoiceSettings) -> float:
+        asked.append((text, settings))
+        return length(text, settings)
+
+    base = base or VoiceSettings()
+    engine = Engine(script, record, {}, EngineOptions(extras={"script_title": script.title}))
+    engine.rate *= base.rate
+    engine.volume *= base.volume
+    engine.start(0.0)
+    return asked
+
+
 def warm(voice: Any, scripts: list[Any], base: VoiceSettings | None = None, root: Path | None = None) -> DiskCues:
     """Warm ``voice`` with the fixed cues of ``scripts`` (from disk, or made and stored)."""
     disk = DiskCues(getattr(voice, "inner", voice), root)
@@ -72,6 +93,7 @@ def warm(voice: Any, scripts: list[Any], base: VoiceSettings | None = None, root
         try:
             for text, settings in fixed_cues(script, disk.seconds, base):
                 disk.chunk(text, settings)
+            opening_cues(script, disk.seconds, base)  # each asked of the disk cache, so made
         except VoicecoachError as exc:
             # Not fatal: the session synthesises (or prints) that cue when it comes.
             disk.failed.append(f"{script.id}: {exc}")

@@ -20,6 +20,10 @@ from voicecoach.vad import FRAME, FRAME_SECONDS, Audio, End, Endpointer, Start, 
 
 SPECULATE_AFTER = 0.1
 """Seconds of pause after which a request's final decode starts in the background."""
+COMPLETE_REQUEST_SILENCE = 0.25
+"""Trailing silence that ends a request once the background decode says it is complete: a
+non-crisis intent, like no crisis phrase, not unfinished ("i want to ..."). Anything else waits
+the request silence (or longer)."""
 COMPLETE_COMMAND_SILENCE = 0.2
 """Trailing silence that ends a command once its partial result is already a whole command."""
 LONG_COMMAND = 1.2
@@ -136,8 +140,14 @@ class Ear:
         sil = self.state.silence
         base = sil.get(self.mode, 0.5)
         if self._partial and incomplete(self._partial):
+            if self.mode == "request" and self._settled():
+                # The grammar's partial lags ("help me reframe the"); the open decode heard a
+                # whole request. In doubt: the full request silence, no shortcut.
+                return base
             # "i want to ...": the rest may be a crisis statement; wait as for an answer.
             return max(base, sil.get("dictation", 1.2))
+        if self.mode == "request" and self._settled():
+            return min(base, COMPLETE_REQUEST_SILENCE)
         if self.mode == "request" and self._partial and self.complete(self._partial):
             return min(base, sil.get("command", 0.3))
         if self.mode == "command" and self._partial and self.complete(self._partial):
@@ -220,7 +230,9 @@ class Ear:
         far on a worker. More speech afterwards makes that decode stale and it is dropped."""
         if speech:
             self._quiet = 0
-            self._spec = None
+            if self._spec is not None:
+                self._spec[1].cancel()  # stale: the person went on (a decode under way finishes)
+                self._spec = None
             return
         self._quiet += 1
         if (not self.speculate or self._spec is not None or self.mode == "command"
@@ -232,7 +244,19 @@ class Ear:
 
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
         audio = np.concatenate(self._buf)
-        self._spec = (len(self._buf), self._pool.submit(self._decode_open, audio, self.mode))
+        self._spec = (len(self._buf), self._pool.submit(self._decode_open, audio, self.mode, self.rec))
+
+    def _settled(self) -> bool:
+        """The background decode at this pause is done and its text alone is a complete request
+        (:meth:`voicecoach.asr.RequestRecognizer.prepare_open`), with an intent the coach
+        acts on and nothing unfinished about it."""
+        if self._spec is None or not self._spec[1].done():
+            return False
+        try:
+            _rec, tr, sure = self._spec[1].result()
+        except Exception:  # noqa: BLE001 - the ordinary decode at the endpoint reports it
+            return False
+        return sure and not incomplete(tr.text) and self.complete(tr.text)
 
     def _decode(self, mode: str, audio: np.ndarray):
         rec = self.speech.recognizer(mode)
@@ -240,13 +264,21 @@ class Ear:
         rec.accept(AudioChunk(ASR_RATE, audio))
         return rec.finish()
 
-    def _decode_open(self, audio: np.ndarray, mode: str = "dictation"):
+    def _decode_open(self, audio: np.ndarray, mode: str = "dictation", whole: Any = None):
         """Only the open half of a request (or a dictation answer): the closed grammar has been
-        decoding along with the audio, so at the endpoint it finishes at once."""
+        decoding along with the audio, so at the endpoint it finishes at once. For a request,
+        the part of the decision that needs only this text is done here too (crisis phrases
+        like it scored, the 30-s second opinion where it could change the decision), and the
+        text's intent is matched once (the loop caches it): (recogniser, transcript, sure)."""
         rec = self.speech.dictation.recognizer(mode, self.speech.phrases)
         rec.start()
         rec.accept(AudioChunk(ASR_RATE, audio))
-        return rec, rec.finish()
+        tr = rec.finish()
+        prepare = getattr(whole, "prepare_open", None)
+        sure = bool(prepare(rec, tr)) if prepare is not None else False
+        if tr.text:
+            self.complete(tr.text)
+        return rec, tr, sure
 
     def _speculated(self):
         """The final transcript from the background decode, if it heard everything that was
@@ -255,7 +287,7 @@ class Ear:
             return None
         _, fut = self._spec
         try:
-            open_rec, tr = fut.result(timeout=30)
+            open_rec, tr, _sure = fut.result(timeout=30)
             finish_open = getattr(self.rec, "finish_open", None)
             if finish_open is not None:
                 return finish_open(open_rec, tr)

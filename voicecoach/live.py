@@ -142,7 +142,8 @@ class LiveLoop:
         """Intents taken while the coach is speaking (with crisis statements, always)."""
         self.timings: list[dict[str, Any]] = []
         """Per final result acted on (session clock): ``end`` of speech, ``endpoint``,
-        ``decoded``, ``matched``, and for the first cue after it ``synth_start``,
+        ``decoded``, ``matched`` (intent known), ``planned`` (the coach's reply planned, its cues
+        synthesised unless cached), and for the first cue after it ``synth_start``,
         ``synth_end``, ``played`` (``scripts/bench_live.py`` splits the reply time with them)."""
         self._timing: dict[str, Any] | None = None
 
@@ -477,10 +478,11 @@ class LiveLoop:
             return
         if speaking and m is not None and not m.crisis and (m.name not in self._while_speaking or m.confidence < SURE):
             return
+        matched = self.now()
         _, actions = self.coach.hear(now, text, speaking=speaking, match=m)
         if h is not None:
             self._timing = {"text": text, "end": h.end, "endpoint": h.at, "decoded": h.decoded,
-                            "received": now, "matched": self.now()}
+                            "received": now, "matched": matched, "planned": self.now()}
             self.timings.append(self._timing)
         self._do(actions)
 

@@ -140,7 +140,14 @@ class Speech:
             self.check.recognizer("command", self.phrases),
             self.matcher,
             self.crisis_phrases,
+            phrases=self.request_phrases,
         )
+
+    @property
+    def request_phrases(self) -> tuple[str, ...]:
+        """The phrases of the set that are not crisis phrases (request mode's n-best step)."""
+        crisis = set(self.crisis_phrases)
+        return tuple(p for p in self.phrases if p not in crisis)
 
     @property
     def crisis_phrases(self) -> tuple[str, ...]:
@@ -173,8 +180,9 @@ class RequestChoice:
     """How a request-mode recogniser chose its answer."""
 
     source: str
-    """"open", "closed", "rescored" (a crisis phrase the audio supports) or "second" (the open
-    engine's decode on its longest window heard a crisis statement)."""
+    """"open", "closed", "rescored" (a crisis phrase the audio supports), "second" (the open
+    engine's decode on its longest window heard a crisis statement) or "phrase" (an intent phrase
+    the audio supports better than the open text, which gave no intent)."""
     reason: str
     open: Transcript
     closed: Transcript
@@ -191,7 +199,14 @@ class RequestRecognizer:
       phrase); one scoring at least ``rescore_min`` replaces the text. Without ``rescore``, a
       crisis phrase from the closed decode with confidence >= ``crisis_min`` is taken;
     - when the open text gives no intent and the closed decode gives one with confidence >=
-      ``closed_min``, the closed phrase is returned.
+      ``closed_min``, the closed phrase is returned;
+    - on a short window, the open engine decodes again on 30 s (``second_opinion``) where that
+      can change the decision: no intent, a crisis-like text, a crisis phrase like it, or a
+      confident grammar decode that disagrees;
+    - an open text that still gives no intent is replaced by the intent phrase like it that the
+      audio supports best, if it scores at least ``phrase_min`` and better than the text itself.
+
+    :meth:`prepare_open` runs the part that needs only the open text ahead of the endpoint.
 
     ``choice`` records the decision after ``finish()``.
     """
@@ -200,14 +215,20 @@ class RequestRecognizer:
 
     def __init__(self, open_rec: Recognizer, closed_rec: Recognizer, matcher: Matcher | None,
                  crisis_phrases: Sequence[str] = (), closed_min: float = 0.75,
-                 crisis_min: float = 0.6, rescore_min: float = -1.8):
+                 crisis_min: float = 0.6, rescore_min: float = -1.8,
+                 phrases: Sequence[str] = (), phrase_min: float = -1.5):
         self.open_rec = open_rec
         self.closed_rec = closed_rec
-        self.matcher = matcher
+        self.matcher = _remembered(matcher) if matcher is not None else None
+        """The matcher, remembering its answers for this recogniser's texts (the decision asks
+        about the same text several times, and the intents matcher is not free)."""
         self.crisis_phrases = tuple(crisis_phrases)
         self.closed_min = closed_min
         self.crisis_min = crisis_min
         self.rescore_min = rescore_min
+        self.phrases = tuple(phrases)
+        """The intent phrases (not crisis phrases) for the n-best step (:meth:`_phrase`)."""
+        self.phrase_min = phrase_min
         self.engine = f"{open_rec.engine}+{closed_rec.engine}"
         self.choice: RequestChoice | None = None
 
@@ -232,58 +253,110 @@ class RequestRecognizer:
         same engine that heard the same audio, e.g. in the background while the person paused)."""
         return self._finish(o, open_rec)
 
-    def _finish(self, o: Transcript, open_rec: Recognizer) -> Transcript:
-        c = self.closed_rec.finish()
-        rescore = getattr(open_rec, "rescore", None)
-        if self.matcher is not None and rescore is not None and self.crisis_phrases:
-            if not (o.text and self.matcher(o.text).crisis):
-                heard = [c.text] if c.text and self.matcher(c.text).crisis else []
-                cands = list(dict.fromkeys(heard + near_phrases(o.text, self.crisis_phrases)))
-                if cands:
-                    t = self._rescored(cands, rescore, o, c, "")
-                    if t is not None:
-                        return t
-                # A short window misheard, heard nothing the coach knows, or disagrees with a
-                # confident grammar decode: decode again on the full 30-s window ("saving up my bills" on 10 s was "pills" on 30 s) before a
-                # crisis is ruled out or the grammar's phrase is taken.
-                mo = self.matcher(o.text) if o.text else None
-                mc = self.matcher(c.text) if c.text else None
-                unsure = (mo is None or mo.name is None
-                          or (mc is not None and mc.name is not None and mc.name != mo.name
-                              and c.confidence >= self.closed_min))
-                second = getattr(open_rec, "second_opinion", None)
-                o2 = second() if second is not None and (cands or unsure) else None
-                if o2 is not None:
-                    if o2.text and self.matcher(o2.text).crisis:
-                        self.choice = RequestChoice(
-                            "second", "the 30-s window heard a crisis statement", o, c)
-                        return o2
-                    more = near_phrases(o2.text, self.crisis_phrases)
-                    if cands or more:
-                        t = self._rescored(list(dict.fromkeys(cands + more)), rescore, o, c,
-                                           " on the 30-s window")
-                        if t is not None:
-                            return t
-                    if unsure and o2.text:
-                        o = o2
-                source, reason = choose(o, c, self.matcher, self.closed_min, crisis_min=2.0)
-                self.choice = RequestChoice(source, reason, o, c)
-                return o if source == "open" else c
-        source, reason = choose(o, c, self.matcher, self.closed_min, self.crisis_min)
-        self.choice = RequestChoice(source, reason, o, c)
-        return o if source == "open" else c
+    def prepare_open(self, open_rec: Recognizer, o: Transcript) -> bool:
+        """Do ahead what the decision needs from the open decode ``o`` alone (``open_rec`` heard
+        the audio; the background decode at a pause calls this): the decision is run once with
+        no grammar result, so the crisis phrases like the text are scored, the 30-s second
+        opinion is decoded where it could change the decision and intent phrases are scored
+        (all remembered by ``open_rec``). :meth:`finish_open` then finds them done. True when the
+        open text alone decides: a non-crisis intent, not crisis-like, like no crisis phrase (the
+        endpoint may then come sooner)."""
+        if self.matcher is None:
+            return False
+        self._decide(o, Transcript("", 0.0, (), True), open_rec)
+        mo = self.matcher(o.text) if o.text else None
+        return (mo is not None and mo.name is not None and not crisis_like(mo)
+                and not near_phrases(o.text, self.crisis_phrases))
 
+    def _finish(self, o: Transcript, open_rec: Recognizer) -> Transcript:
+        t, self.choice = self._decide(o, self.closed_rec.finish(), open_rec)
+        return t
+
+    def _decide(self, o: Transcript, c: Transcript, open_rec: Recognizer) -> tuple[Transcript, RequestChoice]:
+        rescore = getattr(open_rec, "rescore", None)
+        if self.matcher is None or rescore is None or not self.crisis_phrases:
+            source, reason = choose(o, c, self.matcher, self.closed_min, self.crisis_min)
+            return (o if source == "open" else c), RequestChoice(source, reason, o, c)
+        if o.text and self.matcher(o.text).crisis:
+            return o, RequestChoice("open", "open text is a crisis statement", o, c)
+        heard = [c.text] if c.text and self.matcher(c.text).crisis else []
+        cands = list(dict.fromkeys(heard + near_phrases(o.text, self.crisis_phrases)))
+        if cands:
+            t = self._rescored(cands, rescore, o, c, "")
+            if t is not None:
+                return t
+        # A short window misheard, heard nothing the coach knows, heard something crisis-like,
+        # or disagrees with a confident grammar decode: decode again on the full 30-s window
+        # ("saving up my bills" on 10 s was "pills" on 30 s) before a crisis is ruled out or
+        # the grammar's phrase is taken. A confident, ordinary request is not decoded again.
+        mo = self.matcher(o.text) if o.text else None
+        mc = self.matcher(c.text) if c.text else None
+        unsure = (mo is None or mo.name is None
+                  or (mc is not None and mc.name is not None and mc.name != mo.name
+                      and c.confidence >= self.closed_min))
+        wary = mo is not None and crisis_like(mo)
+        second = getattr(open_rec, "second_opinion", None)
+        o2 = second() if second is not None and (cands or unsure or wary) else None
+        if o2 is not None:
+            if o2.text and self.matcher(o2.text).crisis:
+                return o2, RequestChoice("second", "the 30-s window heard a crisis statement", o, c)
+            more = near_phrases(o2.text, self.crisis_phrases)
+            if cands or more:
+                t = self._rescored(list(dict.fromkeys(cands + more)), rescore, o, c,
+                                   " on the 30-s window")
+                if t is not None:
+                    return t
+            if unsure and not wary and o2.text:
+                o = o2
+        source, reason = choose(o, c, self.matcher, self.closed_min, crisis_min=2.0)
+        mf = self.matcher(o.text) if source == "open" and o.text else None
+        if mf is not None and mf.name is None and not mf.crisis:
+            t = self._phrase(o, c, rescore)
+            if t is not None:
+                return t
+        return (o if source == "open" else c), RequestChoice(source, reason, o, c)
+
+    def _phrase(self, o: Transcript, c: Transcript, rescore) -> tuple[Transcript, RequestChoice] | None:
+        """N-best over the intent phrases: for an open text that gives no intent, the phrases
+        like it ("i'm patrick king" → "i am panicking") and the text itself are scored against
+        the audio; a phrase that scores at least ``phrase_min`` and better than the text wins."""
+        cands = near_phrases(o.text, self.phrases)
+        if not cands:
+            return None
+        scores = rescore([o.text, *cands])
+        best = max(range(len(cands)), key=lambda i: scores[i + 1])
+        score = scores[best + 1]
+        if score < self.phrase_min or score <= scores[0]:
+            return None
+        return Transcript(cands[best], math.exp(score), (), True), RequestChoice(
+            "phrase", f"audio supports intent phrase (score {score:.2f}, the text {scores[0]:.2f})", o, c)
 
     def _rescored(self, cands: list[str], rescore, o: Transcript, c: Transcript,
-                  where: str) -> Transcript | None:
+                  where: str) -> tuple[Transcript, RequestChoice] | None:
         """The best crisis phrase the audio supports (score >= ``rescore_min``), or None."""
         scores = rescore(cands)
         best = max(range(len(cands)), key=lambda i: scores[i])
         if scores[best] < self.rescore_min:
             return None
-        self.choice = RequestChoice(
+        return Transcript(cands[best], math.exp(scores[best]), (), True), RequestChoice(
             "rescored", f"audio supports crisis phrase (score {scores[best]:.2f}){where}", o, c)
-        return Transcript(cands[best], math.exp(scores[best]), (), True)
+
+
+def _remembered(matcher: Matcher) -> Matcher:
+    seen: dict[str, IntentMatch] = {}
+
+    def match(text: str) -> IntentMatch:
+        if text not in seen:
+            seen[text] = matcher(text)
+        return seen[text]
+
+    return match
+
+
+def crisis_like(m: IntentMatch) -> bool:
+    """A match the coach answers by asking directly about safety (``crisis_check``): never
+    traded for an ordinary intent, but worth a second opinion."""
+    return m.name == "crisis_check" or bool(m.slots.get("ask_directly"))
 
 
 def choose(o: Transcript, c: Transcript, matcher: Matcher | None,

@@ -34,13 +34,13 @@ BUCKETS = (5, 10, 20, 30)
 """Window lengths (seconds) an utterance is padded to: the smallest that holds it with a margin
 (``MARGIN``). The encoder's cost grows with the window: a 10-s window is about 4x faster than 30 s
 on two cores, with no loss of accuracy (docs/benchmarks.md)."""
-MIN_WINDOW = {"command": 5, "request": 30, "dictation": 30}
-"""The smallest window per mode. Requests keep the 30-s window: on the many-voice corpus a 10-s
-window heard requests and crisis statements as well as 30 s, but on the test fixtures (espeak-ng
-en-gb and noisy voices) it fell below the 90% request floor (4 of 34 wrong, even with the 30-s
-second opinion below), so the shorter window waits (docs/asr.md). With a shorter request window, a
-request that gives no intent, disagrees with a confident grammar decode or resembles a crisis
-phrase is decoded again on 30 s (``second_opinion``)."""
+MIN_WINDOW = {"command": 5, "request": 5, "dictation": 30}
+"""The smallest window per mode. Requests are padded to 5 s, or 10 s when longer than 4 s (with
+``MARGIN``): on the many-voice corpus and the test fixtures the short windows hear requests and
+crisis statements as well as 30 s, in a fraction of the time, once request mode (voicecoach.asr
+``RequestRecognizer``) decodes again on 30 s where that can change the decision (no intent, a
+crisis-like text, a crisis phrase like it, disagreement with a confident grammar decode) and
+scores the intent phrases like a text that gives no intent (docs/asr.md, "Whisper's window")."""
 MARGIN = 1.0
 """Seconds of padding an utterance keeps inside its window."""
 MAX_TOKENS = 200
@@ -223,10 +223,18 @@ def window_for(seconds: float, min_window: float = WINDOW) -> float:
 
 
 def repeats(text: str) -> bool:
-    """True when two words follow each other twice in ``text`` (a decoding loop, usually)."""
+    """True when ``text`` looks like a decoding loop, usually: two words follow each other twice,
+    or its last words nearly repeat the words before them ("i can't sleep i can sleep")."""
     ws = text.split()
     pairs = list(zip(ws, ws[1:], strict=False))
-    return len(pairs) != len(set(pairs))
+    if len(pairs) != len(set(pairs)):
+        return True
+    from rapidfuzz import fuzz
+
+    for n in range(2, len(ws) // 2 + 1):
+        if fuzz.ratio(" ".join(ws[-2 * n:-n]), " ".join(ws[-n:])) >= 80:
+            return True
+    return False
 
 
 _CONTRACTIONS = [
@@ -282,11 +290,15 @@ class WhisperRecognizer:
         self._audio: np.ndarray | None = None
         self.window: float = float(WINDOW)
         """The window (seconds) the last utterance was decoded on."""
+        self._second: Transcript | None = None
+        self._scores: dict[str, float] = {}
 
     def start(self) -> None:
         self._chunks = []
         self.encoded = None
         self._audio = None
+        self._second = None
+        self._scores = {}
 
     def accept(self, chunk: AudioChunk) -> None:
         if chunk.rate != ASR_RATE or chunk.channels != 1:
@@ -321,17 +333,27 @@ class WhisperRecognizer:
         self._audio = audio
         self.window = window_for(audio.size / ASR_RATE, self.min_window)
         tr, self.encoded = self.engine_.decode(audio, self.prompt, min_window=self.min_window)
+        self._second = None
+        self._scores = {}
         return tr
 
     def second_opinion(self) -> Transcript | None:
         """The last utterance decoded again on the full 30-s window (``rescore`` then scores
-        against that), or None when it was already heard on it."""
-        if self._audio is None or self.window >= WINDOW:
+        against that), or None when it was heard on 30 s in the first place. Decoded once: a
+        second call (the background decode at a pause asked first) returns the same result."""
+        if self._audio is None or (self.window >= WINDOW and self._second is None):
             return None
-        self.window = float(WINDOW)
-        tr, self.encoded = self.engine_.decode(self._audio, self.prompt, min_window=WINDOW)
-        return tr
+        if self._second is None:
+            self.window = float(WINDOW)
+            tr, self.encoded = self.engine_.decode(self._audio, self.prompt, min_window=WINDOW)
+            self._second = tr
+            self._scores = {}
+        return self._second
 
     def rescore(self, texts: Sequence[str]) -> list[float]:
-        """Mean token log-probability of each text against the last utterance."""
-        return self.engine_.rescore(self.encoded, texts)
+        """Mean token log-probability of each text against the last utterance (remembered per
+        text until the encoding changes)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._scores]
+        if todo:
+            self._scores.update(zip(todo, self.engine_.rescore(self.encoded, todo), strict=True))
+        return [self._scores[t] for t in texts]

@@ -2,8 +2,8 @@
 into the voice's memory cache before a session, so a live session never waits on the
 synthesiser for them.
 
-Only a script's fixed breathing words are stored: never anything built from what the person
-said. The files live in the user cache directory (``$VOICECOACH_CACHE``, else e.g.
+Only a script's fixed breathing words and the lines it opens with (default parameters) are
+stored: never anything built from what the person said. The files live in the user cache directory (``$VOICECOACH_CACHE``, else e.g.
 ``~/.cache/voicecoach/cues``), one folder per voice (engine, voice, rate, volume), one WAV per
 (text, settings). Deleting the folder is always safe.
 """
