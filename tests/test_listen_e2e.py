@@ -117,7 +117,9 @@ def test_the_coach_answers_in_a_room_ignores_its_echo_and_stops(room, tmp_path, 
     reader.start()
     stop_wall = None
     try:
-        assert wait_for(lines, "listening", 60), text(lines)
+        # Start-up (models, cue cache) is not what this test measures: on a busy machine it can
+        # take a minute or more.
+        assert wait_for(lines, "listening", 240), text(lines)
         time.sleep(0.5)
         subprocess.run(["paplay", "-d", mic, str(request)], env=env, check=True)
         assert wait_for(lines, "coach:", 15, line_start=True), text(lines)
