@@ -183,6 +183,8 @@ def incomplete(text: str) -> bool:
 SPOT_MAX_WORDS = 4
 """Longest command form (words) the spotter scores: longer sentences are the matcher's to read."""
 SHORTLIST = 6
+"""Command forms scored against the audio per utterance, nearest in sound to what whisper wrote
+(each costs one pass of whisper's decoder over the encoded window)."""
 SPOT_HEARD_WORDS = 8
 """Longest text of whisper's (after :func:`collapse_repeat`) that may be a command misheard:
 "it's time it's top it was top" for "stop" is seven words."""
@@ -193,8 +195,6 @@ espeak-ng and Festival families of the corpus (docs/benchmarks.md); a floor of -
 took a non-command ("i need to bind those candidates" → "i need to go") and, at -3.0, the
 coach's own "out" as "thanks that's it"."""
 SPOT_FLOOR = -2.0
-"""Command forms scored against the audio per utterance, nearest in sound to what whisper wrote
-(each costs a pass of whisper's decoder over the encoded audio, ~20 ms on two cores)."""
 
 _CONTRACTIONS = {
     "youre": "you're", "thats": "that's", "lets": "let's", "its": "it's", "im": "i'm",
