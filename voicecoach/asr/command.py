@@ -91,14 +91,24 @@ class CommandRecognizer:
         o = self.open_rec.finish()
         self.heard = o
         score = getattr(self.open_rec, "score_phrases", None)
-        if self.spotter is not None and score is not None:
+        spotting = self.spotter is not None and score is not None
+        text = collapse_repeat(o.text) if spotting else o.text
+        if says_barge(text) and (not spotting or self._command(text) is not None):
+            return o if text == o.text else Transcript(text, o.confidence, o.words, True)
+        if not says_barge(text):
+            rescued = self._rescue()
+            if rescued is not None:
+                return rescued
+        if spotting and score is not None:
             return self._spot(o, score)
-        if says_barge(o.text):
-            return o
-        # Whisper heard no interruption ("stop" → "start" in one voice): the grammar's own "stop"
-        # stands if whisper's decoder finds it likely enough in the audio (n-best by rescoring;
-        # the coach's own speech scores "stop" far lower).
-        cands = [t for t in dict.fromkeys((self.closed.text, self._barge_partial))
+        return o
+
+    def _rescue(self) -> Transcript | None:
+        """Whisper heard no interruption ("stop" → "start" in one voice): the grammar's own "stop"
+        stands if whisper's decoder finds it likely enough in the audio (n-best by rescoring; the
+        coach's own speech scores "stop" far lower)."""
+        closed = self.closed
+        cands = [t for t in dict.fromkeys((closed.text if closed else "", self._barge_partial))
                  if t and says_barge(t) and len(t.split()) <= RESCUE_WORDS]
         rescore = getattr(self.open_rec, "rescore", None)
         if cands and rescore is not None:
@@ -106,7 +116,7 @@ class CommandRecognizer:
             best = max(range(len(cands)), key=lambda i: scores[i])
             if scores[best] >= RESCUE_MIN:
                 return Transcript(cands[best], math.exp(scores[best]), (), True)
-        return o
+        return None
 
     def _spot(self, o: Transcript, score: Callable[[Sequence[str]], list[float]]) -> Transcript:
         """Keyword spotting (docs/asr.md, "Command mode"): the command forms nearest in sound to
@@ -282,7 +292,8 @@ def spotter_for(matcher: Any, pronounce: Callable[[str], str | None] | None) -> 
     vocab = command_vocabulary(matcher) if matcher is not None else ()
     if not vocab:
         return None
-    key = (id(vocab), id(pronounce.__self__) if hasattr(pronounce, "__self__") else id(pronounce))
+    # A bound method is made anew at each access: key on the engine it belongs to.
+    key = (id(vocab), id(getattr(pronounce, "__self__", pronounce)))
     got = _SPOTTERS.get(key)
     if got is None or got.vocabulary is not vocab:
         got = Spotter(vocab, pronounce or (lambda w: None))
