@@ -11,7 +11,8 @@ command mode, by each option:
 - ``open``: the grammar streams partial results, open recognition (whisper on a short window)
   gives the final text, and the intents matcher accepts or rejects it;
 - ``confirmed``: as ``open``, and a barge-in partial result acts only when open recognition of
-  the last 1.5 s confirms it (what the live loop does).
+  the last 1.5 s confirms it (what the live loop does). With an intents matcher, ``open`` and
+  ``confirmed`` include keyword spotting over the command forms (``voicecoach/asr/command.py``).
 
 For each: control accuracy (the matcher's intent of what was heard = the intent of the sentence
 as written), stop recall ("stop", "please stop"... all stop), non-commands taken as a control
@@ -143,16 +144,25 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
                 r["stop_n"] += 1
                 r["stop_ok"] += (barge == "stop") or got == "stop"
             if not ok:
-                misses.append(f"{fam}: {row['text']!r} -> {tr.text!r} ({got}) [{row['voice']}]")
+                misses.append(f"{fam}: {row['text']!r} -> {_heard(rec, tr)} ({got}) [{row['voice']}]")
         else:
             false = got in WHILE_SPEAKING
             r["false"] += false
             r["false_stop"] += (got in BARGE) or (barge is not None)
             r["seconds"] += row["seconds"]
             if false or barge:
-                misses.append(f"{fam} {kind}: {row['text'][:50]!r} -> {tr.text!r} ({got}; barge {barge})")
+                misses.append(f"{fam} {kind}: {row['text'][:50]!r} -> {_heard(rec, tr)} ({got}; barge {barge})")
     return {"res": res, "time": statistics.median(times), "misses": misses,
             "confirms": confirms}
+
+
+def _heard(rec, tr) -> str:
+    """What was heard, and what keyword spotting made of it when it chose a command form."""
+    spotted = getattr(rec, "spotted", "")
+    heard = getattr(rec, "heard", None)
+    if spotted and heard is not None:
+        return f"{heard.text!r} spotted as {spotted!r}"
+    return repr(tr.text)
 
 
 def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float | None) -> dict:

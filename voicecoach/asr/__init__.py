@@ -132,7 +132,7 @@ class Speech:
                 return closed
             from voicecoach.asr.command import CommandRecognizer
 
-            return CommandRecognizer(closed, self.command_open.recognizer("command", self.phrases))
+            return CommandRecognizer(closed, self.command_open.recognizer("command", self.phrases), self.matcher)
         if mode == "dictation" or self.check is None:
             return self.dictation.recognizer("dictation", self.phrases)
         return RequestRecognizer(

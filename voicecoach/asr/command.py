@@ -17,7 +17,8 @@ when that is a command too (docs/asr.md, "Barge-in").
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from voicecoach.types import AudioChunk, Transcript
 
@@ -41,16 +42,25 @@ class CommandRecognizer:
 
     mode = "command"
 
-    def __init__(self, closed, open_rec):
+    def __init__(self, closed, open_rec, matcher: Any = None):
         self.closed_rec = closed
         self.open_rec = open_rec
         self.engine = f"{open_rec.engine}+{closed.engine}"
         self.closed: Transcript | None = None
         """What the grammar made of the last utterance (for debugging and benchmarks)."""
+        self.heard: Transcript | None = None
+        """Open recognition's own text of the last utterance, before keyword spotting."""
+        self.spotted: str = ""
+        """The command form keyword spotting took instead of that text ("" when none)."""
         self._barge_partial = ""
+        self.spotter = spotter_for(matcher, getattr(getattr(closed, "engine_", None), "pronunciation", None))
+        """Keyword spotting over the intents' command forms (None without an intents matcher)."""
+        self.matcher = matcher
 
     def start(self) -> None:
         self.closed = None
+        self.heard = None
+        self.spotted = ""
         self._barge_partial = ""
         self.closed_rec.start()
         self.open_rec.start()
@@ -79,12 +89,26 @@ class CommandRecognizer:
     def finish(self) -> Transcript:
         self.closed = self.closed_rec.finish()
         o = self.open_rec.finish()
-        if says_barge(o.text):
-            return o
-        # Whisper heard no interruption ("stop" → "start" in one voice): the grammar's own "stop"
-        # stands if whisper's decoder finds it likely enough in the audio (n-best by rescoring;
-        # the coach's own speech scores "stop" far lower).
-        cands = [t for t in dict.fromkeys((self.closed.text, self._barge_partial))
+        self.heard = o
+        score = getattr(self.open_rec, "score_phrases", None)
+        spotting = self.spotter is not None and score is not None
+        text = collapse_repeat(o.text) if spotting else o.text
+        if says_barge(text) and (not spotting or self._command(text) is not None):
+            return o if text == o.text else Transcript(text, o.confidence, o.words, True)
+        if not says_barge(text):
+            rescued = self._rescue()
+            if rescued is not None:
+                return rescued
+        if spotting and score is not None:
+            return self._spot(o, score)
+        return o
+
+    def _rescue(self) -> Transcript | None:
+        """Whisper heard no interruption ("stop" → "start" in one voice): the grammar's own "stop"
+        stands if whisper's decoder finds it likely enough in the audio (n-best by rescoring; the
+        coach's own speech scores "stop" far lower)."""
+        closed = self.closed
+        cands = [t for t in dict.fromkeys((closed.text if closed else "", self._barge_partial))
                  if t and says_barge(t) and len(t.split()) <= RESCUE_WORDS]
         rescore = getattr(self.open_rec, "rescore", None)
         if cands and rescore is not None:
@@ -92,7 +116,37 @@ class CommandRecognizer:
             best = max(range(len(cands)), key=lambda i: scores[i])
             if scores[best] >= RESCUE_MIN:
                 return Transcript(cands[best], math.exp(scores[best]), (), True)
-        return o
+        return None
+
+    def _spot(self, o: Transcript, score: Callable[[Sequence[str]], list[float]]) -> Transcript:
+        """Keyword spotting (docs/asr.md, "Command mode"): the command forms nearest in sound to
+        whisper's text, and the grammar's phrases, scored against the utterance as a whole; the
+        best is the result when the audio supports it nearly as well as whisper's own text."""
+        spotter, closed = self.spotter, self.closed
+        if spotter is None or closed is None or not o.text:
+            return o  # nothing heard openly is nothing heard: the grammar's guess is not used
+        text = collapse_repeat(o.text)
+        if self._command(text) is not None:
+            # Whisper's text is a command already ("one more time one more time" once).
+            return o if text == o.text else Transcript(text, o.confidence, o.words, True)
+        if len(text.split()) > SPOT_HEARD_WORDS:
+            return o  # a sentence, not a short command misheard (and costly to score)
+        cands = spotter.shortlist(text, (closed.text, self._barge_partial))
+        if not cands:
+            return o
+        scores = score([*cands, text])
+        best = max(range(len(cands)), key=lambda i: scores[i])
+        if scores[best] < max(scores[-1] - SPOT_MARGIN, SPOT_FLOOR):
+            return o
+        self.spotted = cands[best]
+        return Transcript(cands[best], max(0.0, min(1.0, math.exp(scores[best]))), (), True)
+
+    def _command(self, text: str) -> str | None:
+        """The command intent the matcher reads in ``text`` (None: not one of the spotter's)."""
+        if self.matcher is None or self.spotter is None:
+            return None
+        m = self.matcher(text, in_session=True)
+        return m.name if m.name in self.spotter.intents and not m.crisis else None
 
     def rescore(self, texts: Sequence[str]) -> list[float]:
         """The open engine's score of each text against the last utterance."""
@@ -132,3 +186,135 @@ def incomplete(text: str) -> bool:
     cut short: "i want to ... die")."""
     ws = text.lower().replace("\u2019", "'").split()
     return len(ws) >= 2 and ws[-1].strip(".,!?") in _OPEN_ENDS
+
+
+# --------------------------------------------------------------------------- keyword spotting
+
+SPOT_MAX_WORDS = 4
+"""Longest command form (words) the spotter scores: longer sentences are the matcher's to read."""
+SHORTLIST = 6
+"""Command forms scored against the audio per utterance, nearest in sound to what whisper wrote
+(each costs one pass of whisper's decoder over the encoded window)."""
+SPOT_HEARD_WORDS = 8
+"""Longest text of whisper's (after :func:`collapse_repeat`) that may be a command misheard:
+"it's time it's top it was top" for "stop" is seven words."""
+SPOT_MARGIN = 1.0
+"""A command form is taken when its score (mean log-probability per token, the end included)
+is at most this far below whisper's own text's, and at least :data:`SPOT_FLOOR`. Chosen on the
+espeak-ng and Festival families of the corpus (docs/benchmarks.md); a floor of -2.5 or lower
+took a non-command ("i need to bind those candidates" → "i need to go") and, at -3.0, the
+coach's own "out" as "thanks that's it"."""
+SPOT_FLOOR = -2.0
+
+_CONTRACTIONS = {
+    "youre": "you're", "thats": "that's", "lets": "let's", "its": "it's", "im": "i'm",
+    "dont": "don't", "cant": "can't", "didnt": "didn't", "couldnt": "couldn't", "ill": "i'll",
+    "id": "i'd", "whats": "what's", "ive": "i've", "doesnt": "doesn't", "wont": "won't",
+}
+
+
+def command_vocabulary(match: Any) -> tuple[tuple[str, str], ...]:
+    """Every short form (at most :data:`SPOT_MAX_WORDS` words) of the intents acted on while the
+    coach speaks or in an answer, as ``(phrase, intent)``: each intent's command phrases and the
+    expansions of its templates in intents.yaml ("please stop", "okay stop", "can you stop").
+    A single word counts only when it is one of the intent's command phrases ("kill", "end" from
+    a template are not commands on their own). Empty when ``match`` is not an intents matcher's."""
+    im = getattr(match, "__self__", match)
+    if not hasattr(im, "acting") or not hasattr(im, "grammar"):
+        return ()
+    key = id(im)
+    got = _VOCABULARIES.get(key)
+    if got is not None and got[0] is im:
+        return got[1]
+    out: dict[str, str] = {}
+    for name in sorted(im.acting("while_speaking") | im.acting("in_answer")):
+        intent = im.intents[name]
+        singles = {p for p in intent.command_phrases if len(p.split()) == 1}
+        forms = list(intent.command_phrases)
+        for t in intent.templates:
+            forms += [s for s, _ in im.grammar.sentences(t.tree, limit=400)]
+        for form in forms:
+            ws = [_CONTRACTIONS.get(w, w) for w in form.lower().replace("\u2019", "'").split()]
+            if not ws or len(ws) > SPOT_MAX_WORDS or (len(ws) == 1 and ws[0] not in singles):
+                continue
+            out.setdefault(" ".join(ws), name)
+    vocab = tuple(out.items())
+    _VOCABULARIES[key] = (im, vocab)
+    return vocab
+
+
+_VOCABULARIES: dict[int, tuple[Any, tuple[tuple[str, str], ...]]] = {}
+
+_PHONE_CHARS = {p: chr(ord("A") + i) if i < 26 else chr(ord("a") + i - 26) for i, p in enumerate((
+    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",
+    "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH",
+    "UW", "V", "W", "Y", "Z", "ZH"))}
+
+
+class Spotter:
+    """Which command form, if any, the audio says: the forms nearest in sound to whisper's text
+    are scored by whisper's decoder against the encoded utterance, and the best is taken only when
+    the audio supports it about as well as whisper's own text (docs/asr.md, "Command mode")."""
+
+    def __init__(self, vocabulary: Sequence[tuple[str, str]], pronounce: Callable[[str], str | None]):
+        self.vocabulary = tuple(vocabulary)
+        self.intent = dict(self.vocabulary)
+        """Command form → its intent."""
+        self.intents = frozenset(self.intent.values())
+        self._pronounce = pronounce
+        self._keys = [self.sounds(p) for p, _ in self.vocabulary]
+
+    def sounds(self, text: str) -> str:
+        """``text`` as a string of phones, one character each (letters for unknown words)."""
+        out: list[str] = []
+        for w in text.lower().replace("\u2019", "'").split():
+            ph = self._pronounce(w) or self._pronounce(w.replace("'", ""))
+            if ph:
+                out += [_PHONE_CHARS.get(p.rstrip("012"), "?") for p in ph.split()]
+            else:
+                out += [c for c in w.upper() if c.isalpha()]
+        return "".join(out)
+
+    def shortlist(self, heard: str, extra: Sequence[str] = (), n: int = SHORTLIST) -> list[str]:
+        """The command forms to score: the ``n`` nearest to ``heard`` in sound (a form said
+        inside a longer mis-hearing counts: "it's time it's top" holds "stop"), and ``extra``
+        (the grammar's phrases) when they are forms of the vocabulary."""
+        from rapidfuzz import fuzz, process
+
+        key = self.sounds(heard)
+        picked = [self.vocabulary[i][0] for _, _, i in
+                  process.extract(key, self._keys, scorer=fuzz.WRatio, limit=n)] if key else []
+        return list(dict.fromkeys(picked + [e for e in extra if e in self.intent]))
+
+
+def spotter_for(matcher: Any, pronounce: Callable[[str], str | None] | None) -> Spotter | None:
+    """The :class:`Spotter` of an intents matcher (built once per matcher), or None without one."""
+    vocab = command_vocabulary(matcher) if matcher is not None else ()
+    if not vocab:
+        return None
+    # A bound method is made anew at each access: key on the engine it belongs to.
+    key = (id(vocab), id(getattr(pronounce, "__self__", pronounce)))
+    got = _SPOTTERS.get(key)
+    if got is None or got.vocabulary is not vocab:
+        got = Spotter(vocab, pronounce or (lambda w: None))
+        _SPOTTERS[key] = got
+    return got
+
+
+_SPOTTERS: dict[tuple[int, int], Spotter] = {}
+
+
+def collapse_repeat(text: str) -> str:
+    """A text that is one phrase said twice, as once: short windows make whisper repeat itself
+    ("one more time one more time", "wait the moment wait the moments")."""
+    from rapidfuzz import fuzz
+
+    ws = text.split()
+    half = len(ws) // 2
+    if half and len(ws) % 2 == 0 and fuzz.ratio(" ".join(ws[:half]), " ".join(ws[half:])) >= COLLAPSE_SIMILAR:
+        return " ".join(ws[:half])
+    return text
+
+
+COLLAPSE_SIMILAR = 75
+"""How alike (rapidfuzz ratio) the two halves of a text must be to be one phrase repeated."""

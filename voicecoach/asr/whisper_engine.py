@@ -181,6 +181,38 @@ class WhisperEngine:
         return [float(np.mean(np.log(np.maximum(r.text_token_probs, 1e-9)))) if r.text_token_probs else float("-inf")
                 for r in res]
 
+    def score_phrases(self, enc, texts: Sequence[str]) -> list[float]:
+        """How well the encoded audio supports each text as the *whole* utterance: the mean
+        log-probability of its tokens, a closing full stop and the end of text (so "i am" does
+        not score as well as "i'm ready" for audio that goes on). One batched pass of the decoder
+        with each text as a forced prefix (keyword spotting in command mode)."""
+        if enc is None or not texts:
+            return [float("-inf")] * len(texts)
+        import ctranslate2
+
+        toks = [self.tokenizer.encode(" " + _spoken_form(t) + ".") for t in texts]
+        start = list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
+        with self._lock:
+            arr = np.asarray(enc)
+            batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(arr, len(toks), axis=0)))
+            res = self.model.model.generate(
+                batch, [start + t for t in toks], beam_size=1, return_logits_vocab=True,
+                max_length=len(start) + max(map(len, toks)) + 2, suppress_blank=False, suppress_tokens=[],
+            )
+        out = []
+        for t, r in zip(toks, res, strict=True):
+            # One row of logits per position after the start: the text's own tokens (forced),
+            # then the token after its full stop, where the end of text should come.
+            v = np.asarray(r.logits[0], dtype=np.float32) if r.logits else np.zeros((0, 0), np.float32)
+            if v.ndim != 2 or v.shape[0] <= len(t):
+                out.append(float("-inf"))
+                continue
+            top = v.max(axis=1, keepdims=True)
+            logp = v - top - np.log(np.exp(v - top).sum(axis=1, keepdims=True))
+            got = [float(logp[k, tok]) for k, tok in enumerate(t)] + [float(logp[len(t), self.tokenizer.eot])]
+            out.append(sum(got) / len(got))
+        return out
+
     def _encode(self, x: np.ndarray, window: float = WINDOW):
         feats = self.model.feature_extractor(x)
         n = int(window * 100)
@@ -357,3 +389,7 @@ class WhisperRecognizer:
         if todo:
             self._scores.update(zip(todo, self.engine_.rescore(self.encoded, todo), strict=True))
         return [self._scores[t] for t in texts]
+
+    def score_phrases(self, texts: Sequence[str]) -> list[float]:
+        """Each text's support as the whole of the last utterance (:meth:`WhisperEngine.score_phrases`)."""
+        return self.engine_.score_phrases(self.encoded, texts)
