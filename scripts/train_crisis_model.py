@@ -39,6 +39,7 @@ from voicecoach.semantic import embed_text  # noqa: E402
 
 S = ROOT / "tests" / "sentences"
 CRISIS_FILES = ["training/crisis_indirect_train.yaml", "training/crisis_indirect_train2.yaml",
+                "training/crisis_indirect_train3.yaml",
                 "crisis_en.yaml", "train_batch1.yaml", "train_batch2.yaml", "train_batch3.yaml"]
 INTENT_FILES = ["crisis_en.yaml", "train_batch1.yaml", "train_batch2.yaml", "train_batch3.yaml",
                 "techniques_en.yaml", "states_en.yaml", "controls_en.yaml", "guide_en.yaml", "asr_en.yaml"]
