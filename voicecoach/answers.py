@@ -22,7 +22,11 @@ answer, and safety is never assumed from an unclear one. A bare, casual "yeah" t
 is not taken as a clear yes either: spoken, it is as often a filler as an answer.
 
 Negation is read in scope: "not safe", "I'm not okay", "no longer safe" are negative; "I'm safe,
-I just wasn't last night" is positive, because the negation does not govern the safety word.
+I just wasn't last night" is positive, because the negation does not govern the safety word; "I'm
+not in any danger" is positive, a negated danger word. A safety word said of the future or with a
+limit ("I'll be fine", "safe enough") is unsure; an answer that is itself a crisis statement ("I
+took the pills") is unsafe, and an admission to the direct question. A denial to the direct
+question limited in time or hedged ("not right now", "probably not") is unsure.
 """
 
 from __future__ import annotations
