@@ -238,11 +238,14 @@ def _answers(name: str) -> dict:
 READERS = {"safety": read_safety, "direct": read_risk, "yes_no": read_yes_no, "kind_words": read_kind_words}
 
 
-@pytest.mark.parametrize("name", ["training/answers_train.yaml", "heldout/answers.yaml"])
+@pytest.mark.parametrize("name", ["training/answers_train.yaml", "training/answers_train2.yaml",
+                                  "heldout/answers.yaml"])
 def test_answer_readings_meet_the_target(name):
     """Target: at least 90% of answers read as their label, for every kind of question."""
     data = _answers(name)
     for kind, read in READERS.items():
+        if kind not in data:
+            continue
         total = ok = 0
         for want, answers in data[kind].items():
             for a in answers:
@@ -251,16 +254,17 @@ def test_answer_readings_meet_the_target(name):
         assert ok / total >= 0.85 if "heldout" in name else ok / total >= 0.9, (kind, ok, total)
 
 
-def test_no_unsafe_or_unsure_training_answer_is_read_as_safe():
-    data = _answers("training/answers_train.yaml")
+@pytest.mark.parametrize("name", ["training/answers_train.yaml", "training/answers_train2.yaml"])
+def test_no_unsafe_or_unsure_training_answer_is_read_as_safe(name):
+    data = _answers(name)
     risky = data["safety"]["unsafe"] + data["safety"]["unsure"]
     assert [a for a in risky if read_safety(a).value == "safe"] == []
     risky = data["direct"]["yes"] + data["direct"]["unsure"]
     assert [a for a in risky if read_risk(a).value == "no"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="held-out answers: 1 of 58 unsafe/unsure read as safe and 2 of 40 read as "
-                                       "a denial when first measured; the batch is not tuned on (docs/intents.md)")
+@pytest.mark.xfail(strict=True, reason="held-out answers: 1 of 58 unsafe/unsure read as safe and 1 of 40 read as "
+                                       "a denial (2 when first measured); not tuned on (docs/intents.md)")
 def test_no_unsafe_or_unsure_held_out_answer_is_read_as_safe():
     data = _answers("heldout/answers.yaml")
     risky = data["safety"]["unsafe"] + data["safety"]["unsure"]

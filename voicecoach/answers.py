@@ -22,7 +22,11 @@ answer, and safety is never assumed from an unclear one. A bare, casual "yeah" t
 is not taken as a clear yes either: spoken, it is as often a filler as an answer.
 
 Negation is read in scope: "not safe", "I'm not okay", "no longer safe" are negative; "I'm safe,
-I just wasn't last night" is positive, because the negation does not govern the safety word.
+I just wasn't last night" is positive, because the negation does not govern the safety word; "I'm
+not in any danger" is positive, a negated danger word. A safety word said of the future or with a
+limit ("I'll be fine", "safe enough") is unsure; an answer that is itself a crisis statement ("I
+took the pills") is unsafe, and an admission to the direct question. A denial to the direct
+question limited in time or hedged ("not right now", "probably not") is unsure.
 """
 
 from __future__ import annotations
@@ -115,17 +119,36 @@ _SARCASM = _rx(["yeah right", "oh sure", "sure sure", "as if", "yeah yeah", "tot
 _QUESTION_BACK = re.compile(r"^(why|what|how|who|where|when|which|do you|does it|is it|are you|can you|"
                             r"could you|would you|whats|hows)\b")
 # Words that state safety, and the negations that may govern them (up to three words before).
-_SAFE_WORDS = _rx(["safe", "okay", "all right", "fine", "good", "better", "alright", "ok",
-                   "not in danger", "out of danger", "no danger", "not going to do anything",
-                   "not going to hurt myself", "wont hurt myself", "wont do anything", "calm", "calmer",
-                   "settled", "stable", "secure", "doing better", "doing okay", "doing fine",
-                   "not going to act", "no plans to"])
+_SAFE_WORDS = _rx(["safe", "okay", "all right", "fine", "good", "alright", "ok",
+                   "out of danger", "no danger", "not going to do anything", "not going to hurt myself",
+                   "wont hurt myself", "wouldnt hurt myself", "never hurt myself", "wont do anything", "calm",
+                   "settled", "stable", "secure", "doing okay", "doing fine",
+                   "not going to act", "no plans to", "keep myself safe", "trust myself"])
+# A safety word said of the future, or with a limit, does not say the person is safe now:
+# "I'll be fine", "safe enough", "as safe as I can be", "I'm trying to be".
+_QUALIFIED_SAFE = re.compile(r"(?<![a-z])(?:(?:ill|i will|im going to|im gonna|i should|should) be|"
+                             r"(?:safe|okay|fine|good|all right|alright) enough|as (?:safe|okay|fine|good) as|"
+                             r"trying to be|getting there|safe ish|okay ish|fine ish|safe for now|"
+                             r"okay for now|fine for now|i will be|for the moment|depends)(?![a-z])")
 _UNSAFE_WORDS = _rx(["unsafe", "in danger", "danger", "not safe", "scared of myself", "scared ill",
                      "afraid ill", "might do something", "might hurt myself", "could hurt myself",
                      "going to hurt myself", "going to do something", "worse", "not okay", "not fine",
-                     "not all right", "not good", "struggling", "help me"])
+                     "not all right", "not good", "struggling", "help me", "what i might do",
+                     "what ill do", "still have", "still got",
+                     "still thinking", "still want", "still planning", "still feel like", "on my way",
+                     "bad", "really bad", "need help", "cant promise", "wont promise", "alone with"])
+_ANSWER_WORDS = {"no", "nope", "nah"}
+"""Said first, these answer the question; they do not negate the danger word after them
+("no, I'm struggling" is not a denial of struggling)."""
+# An answer that is itself a crisis statement ("I took some pills") is the unsafe answer to
+# "are you safe?" and an admission to "are you thinking about ending your life?", unless a
+# negation governs it in its own clause ("no, I wouldn't hurt myself").
 _NEGATORS = {"not", "no", "never", "isnt", "arent", "wasnt", "dont", "doesnt", "didnt", "cant", "wont",
+             "wouldnt", "couldnt", "shouldnt", "havent", "hasnt", "aint", "nope", "nah",
              "hardly", "barely", "nowhere", "nothing", "neither", "nor", "without", "longer"}
+_POLITE = re.compile(r"(?<![a-z])(?:thank you|thanks|thanks for asking|for asking|for checking|"
+                     r"for checking on me|i promise|honestly|really|promise)(?![a-z])")
+_NOISE = re.compile(r"^(?:(?:hmm+|um+|uh+|er+|erm|eh|mm+|ah+|oh)\s*)+$")
 _SAFE_SCOPE = 3
 # Free text with no content.
 _NO_CONTENT = _rx(["i dont know", "dont know", "idk", "no idea", "nothing", "not sure", "im not sure",
@@ -143,7 +166,7 @@ _NO_CONTENT = _rx(["i dont know", "dont know", "idk", "no idea", "nothing", "not
                    "i really dont know", "honestly no idea", "not a clue", "i couldnt tell you"])
 _FILLER = re.compile(r"(?<![a-z])(?:um+|uh+|er+|erm|hmm+|well|so|honestly|i mean|you know|okay so|actually|"
                      r"basically)(?![a-z])")
-_DONT_KNOW = re.compile(r"(?<![a-z])(dont know|not (really |totally |completely |entirely |quite )?sure|no idea|dunno|"
+_DONT_KNOW = re.compile(r"(?<![a-z])(dont (really |even )?know|not (really |totally |completely |entirely |quite )?sure|no idea|dunno|"
                         r"idk|cant say|who knows|im not certain|not certain|hard to say|no clue|cant tell|"
                         r"dont want to (talk|say|answer|get into)|(rather|prefer) not (to )?(say|talk|answer)|"
                         r"not telling|none of your business|dont ask|leave it|whatever)(?![a-z])")
@@ -184,6 +207,7 @@ def _clean(text: str) -> str:
     """Normalised words; clauses (split at punctuation and "but") are kept apart by " | " so a
     negation cannot reach across them. Filler words go."""
     clauses = []
+    text = re.sub(r"(?i)\b(?:uh[ -]huh|mm[ -]hmm)\b", "uhhuh", text or "")
     for part in re.split(r"[,.;:!?\u2014]+|\s-\s|(?<![a-z])but(?![a-z])", text or ""):
         norm = normalize(part)
         words = _FILLER.sub(" ", norm).split() or norm.split()
@@ -197,20 +221,21 @@ def _words(clean: str) -> str:
     return " ".join(clean.replace(" | ", " ").split())
 
 
-def _negated(words: list[str], start: int) -> bool:
+def _negated(words: list[str], start: int, negators: set[str] | frozenset[str] = frozenset()) -> bool:
     """True when a negator sits in the few words before position ``start``."""
     lo = max(0, start - _SAFE_SCOPE)
-    return any(w in _NEGATORS or w.endswith("nt") and w in _NEGATORS for w in words[lo:start])
+    return any(w in (negators or _NEGATORS) for w in words[lo:start])
 
 
-def _scoped_hits(rx: re.Pattern[str], clean: str) -> tuple[int, int]:
+def _scoped_hits(rx: re.Pattern[str], clean: str, negators: set[str] | frozenset[str] = frozenset()
+                 ) -> tuple[int, int]:
     """(plain, negated) counts of ``rx`` matches in ``clean``; a negation governs only words in
     its own clause ("no, I'm safe": the no does not negate safe)."""
     plain = negated = 0
     for clause in clean.split(" | "):
         for m in rx.finditer(clause):
             start_word = len(clause[: m.start()].split())
-            if _negated(clause.split(), start_word):
+            if _negated(clause.split(), start_word, negators):
                 negated += 1
             else:
                 plain += 1
@@ -248,81 +273,154 @@ def read_yes_no(text: str) -> Reading:
     return Reading("unclear", False, "no yes or no")
 
 
+def _crisis_clause(clean: str) -> str | None:
+    """The first clause that is itself a crisis statement, or one the screen would ask about, with
+    no negation in it ("I took some pills", "I cut again"); None when there is none ("no, I
+    wouldn't hurt myself")."""
+    from voicecoach.crisis import screen
+
+    for clause in clean.split(" | "):
+        if any(w in _NEGATORS for w in clause.split()):
+            continue
+        found = screen(clause)
+        if found.is_crisis or found.ask_directly:
+            return found.matched or clause
+    return None
+
+
 def read_safety(text: str) -> Reading:
-    """Asked "are you safe right now?": safe only on a clear statement of safety."""
+    """Asked "are you safe right now?": safe only on a clear statement of safety now. A danger
+    word that is negated ("I'm not in any danger") states safety; a safety word that is negated,
+    qualified ("safe enough") or said of the future ("I'll be fine") does not."""
     clean = _clean(text)
     flat = _words(clean)
     if not clean:
         return Reading("unsure", False, "nothing said")
-    words = flat.split()
+    if _NOISE.fullmatch(flat) and not _YES.fullmatch(flat):
+        return Reading("unsure", False, "no words")
+    if flat == "help":
+        return Reading("unsafe", True, "help")
     if _SARCASM.search(flat):
         return Reading("unsure", False, "sarcasm")
+    crisis = _crisis_clause(clean)
+    if crisis:
+        return Reading("unsafe", True, crisis)
+    # safety phrases first ("out of danger"), then danger words, each read in its clause
+    unsafe_plain, unsafe_neg = _scoped_hits(_UNSAFE_WORDS, " | ".join(
+        _SAFE_WORDS.sub(" ", c) for c in clean.split(" | ")), _NEGATORS - _ANSWER_WORDS)
+    safe_plain, safe_neg = _scoped_hits(_SAFE_WORDS, clean)
+    if unsafe_plain and not (safe_plain or unsafe_neg):
+        m = _UNSAFE_WORDS.search(flat)
+        return Reading("unsafe", True, m.group(0) if m else "unsafe")
     dont_know = _DONT_KNOW.search(flat)
     if dont_know:
         return Reading("unsure", False, dont_know.group(0))
-    if _UNSAFE_WORDS.search(flat):
-        m = _UNSAFE_WORDS.search(flat)
-        return Reading("unsafe", True, m.group(0) if m else "unsafe")
-    safe_plain, safe_neg = _scoped_hits(_SAFE_WORDS, clean)
+    if unsafe_plain:
+        return Reading("unsure", False, "both safe and unsafe words")
     if safe_neg:
+        if unsafe_neg:
+            return Reading("unsure", False, "a negated safety word and a negated danger word")
         return Reading("unsafe", True, "a negated safety word")
-    no = _NO.search(_SAFE_WORDS.sub(" ", flat))
+    qualified = _QUALIFIED_SAFE.search(flat)
+    if qualified:
+        return Reading("unsure", False, qualified.group(0))
+    stated = safe_plain + unsafe_neg  # "I'm safe", "I'm not in any danger"
+    no = _NO.search(_SAFE_WORDS.sub(" ", _UNSAFE_WORDS.sub(" ", flat)))
+    denies_danger = any(w in _NEGATORS for m in _SAFE_WORDS.finditer(flat) for w in m.group(0).split())
+    if unsafe_neg or denies_danger:
+        no = None  # "no, I won't hurt myself": the no belongs to the danger it denies
     hedge = _HEDGE.search(flat)
-    if no and not safe_plain:
+    if no and not stated:
         return Reading("unsafe", True, no.group(0))
     if hedge:
         return Reading("unsure", False, hedge.group(0))
-    if no and safe_plain:
+    if no and stated:
         return Reading("unsure", False, "both no and a safety word")
     if _is_question(text, flat):
         return Reading("unsure", False, "a question back")
-    if safe_plain and _CASUAL_YES.fullmatch(flat):
+    if safe_plain and not unsafe_neg and _CASUAL_YES.fullmatch(flat):
         return Reading("unsure", False, "a bare acknowledgement")
-    if safe_plain:
+    if stated:
         return Reading("safe", True, "a safety word")
-    formal = _FORMAL_YES.fullmatch(flat)
+    words = flat.split()
+    polite = " ".join(_POLITE.sub(" ", flat).split())
+    formal = _FORMAL_YES.fullmatch(flat) or (polite and _FORMAL_YES.fullmatch(polite))
     if formal or (words and words[0] == "yes" and not _CASUAL_YES.fullmatch(flat)):
         return Reading("safe", True, "yes")
     return Reading("unsure", False, "no clear statement of safety")
 
 
+_ADMITS = re.compile(
+    r"(?<![a-z])(i have been|ive been|i do|i was|thinking about it|sometimes|a bit|a little|kind of|"
+    r"sort of|maybe|i guess|lately|often|all the time|every day|i think about it|crossed my mind|"
+    r"on and off|now and then|im thinking|i am thinking|i keep thinking|cant stop thinking|"
+    r"thought about|more than usual|more than id like|more than i (should|used to|would like)|on my mind|"
+    r"a few times|once or twice|every night|the thought|the thoughts|a plan|my plan|looking up|"
+    r"ways to|hurting myself|hurt myself|want to die|dont want to be (alive|here)|want it (all )?to end|"
+    r"end it|scared that i am|i am|im)(?![a-z])")
+"""An admission, even hedged: any of these in an answer to the direct question is a yes."""
+_WEAK_ADMITS = {"im", "i am", "i was", "i do", "ive been", "i have been", "maybe", "i guess", "kind of",
+                "sort of", "a bit", "a little"}
+"""Admissions a leading no outweighs ("no, I was talking about my job", "no... maybe" is unsure)."""
+_QUALIFIED_NO = re.compile(
+    r"(?<![a-z])(not really|dont think so|i dont think|probably not|not (right )?now|not at the (moment|minute)|"
+    r"not today|not tonight|not anymore|not any more|not at this point|not as much|not so much|"
+    r"(wouldnt|wont|not going to) do anything|(wouldnt|wont|not going to|never) act|act on it|"
+    r"do anything about it|not sure)(?![a-z])")
+"""A denial limited in time, hedged, or of the act rather than the thought: not a clear no."""
+
+
 def read_risk(text: str) -> Reading:
     """Asked "are you thinking about ending your life?": any admission, even hedged, is yes;
-    a clear denial is no; a don't-know or a question back is unsure."""
+    only a plain denial is no; a hedged or time-limited denial ("not right now", "probably not"),
+    a denial of the act rather than the thought ("I wouldn't do anything"), a bare "I'm fine", a
+    don't-know or a question back is unsure."""
     clean = _clean(text)
     flat = _words(clean)
     if not clean:
         return Reading("unsure", False, "nothing said")
+    if _NOISE.fullmatch(flat) and not _YES.fullmatch(flat):
+        return Reading("unsure", False, "no words")
     if _SARCASM.search(flat):
         return Reading("unsure", False, "sarcasm")
-    yes_m = _YES.search(flat)
-    no_m = _NO.search(flat)
-    hedge = _HEDGE.search(flat)
+    crisis = _crisis_clause(clean)
+    if crisis:
+        return Reading("yes", True, crisis)
     dont_know = _DONT_KNOW.search(flat)
-    admits = re.search(r"(?<![a-z])(i have been|ive been|i do|i was|thinking about it|sometimes|a bit|"
-                       r"a little|kind of|sort of|maybe|i guess|lately|often|all the time|every day|"
-                       r"i think about it|crossed my mind|on and off|now and then|im thinking|"
-                       r"i am thinking|i keep thinking|cant stop thinking|thought about it|more than usual|"
-                       r"more than i (should|used to)|on my mind|a few times|once or twice|every night)(?![a-z])|"
-                       r"^(yes )?(i am|im)$", flat)
     if dont_know:
         return Reading("unsure", False, dont_know.group(0))
+    qualified = _QUALIFIED_NO.search(flat)
+    if qualified:
+        return Reading("unsure", False, qualified.group(0))
+    # admissions are read in clauses a negation does not govern ("not ending it, but hurting myself")
+    admits = strong = None
+    for clause in clean.split(" | "):
+        for m in _ADMITS.finditer(clause):
+            if not _negated(clause.split(), len(clause[: m.start()].split())):
+                admits = admits or m
+                if m.group(0) not in _WEAK_ADMITS:
+                    strong = strong or m
+    yes_m = _YES.search(_SAFE_WORDS.sub(" ", flat))  # "fine" to this question is not a yes
+    no_m = _NO.search(_ADMITS.sub(" ", flat) if strong else flat)
+    hedge = _HEDGE.search(_NO.sub(" ", flat))
     safe_plain, safe_neg = _scoped_hits(_SAFE_WORDS, clean)
     if safe_neg or _UNSAFE_WORDS.search(flat):
         return Reading("unsure", False, "not okay")
+    if strong:
+        return Reading("yes", True, strong.group(0))
     if no_m and not (yes_m and yes_m.start() < no_m.start()):
         # "no", "no I'm not", "god no, I'm just sad"; but "no... maybe" is unsure
         if hedge and hedge.group(0) not in ("i think", "i mean"):
             return Reading("unsure", False, "a denial with a hedge")
         return Reading("no", True, no_m.group(0))
-    if safe_plain and not admits and (not yes_m or yes_m.group(0) in ("okay", "all right", "fine")):
-        return Reading("no", False, "says they are okay")
+    if _is_question(text, flat) and not (yes_m or admits):
+        return Reading("unsure", False, "a question back")
+    if safe_plain and not yes_m:
+        return Reading("unsure", False, "says they are okay, not that they are not thinking of it")
     if yes_m or admits:
         return Reading("yes", True, (yes_m or admits).group(0))  # type: ignore[union-attr]
     if hedge:
         return Reading("yes", False, hedge.group(0))
-    if _is_question(text, flat):
-        return Reading("unsure", False, "a question back")
     return Reading("unsure", False, "no clear answer")
 
 
