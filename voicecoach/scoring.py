@@ -3,9 +3,16 @@ similarities, confidence, and what counts as a command."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
+
+WISH_ABOUT_SOMETHING = re.compile(
+    r"\b(?:want|need|wish|would like|like|make)\s+(?:this|that|the|my|these|those|all this|all of this|all the)"
+    r"(?:\s+\w+){1,3}\s+to\s+(?:stop|end|go away|quit|finish|be over)\b")
+"""A wish that something else would stop ("I want this feeling to stop", "I need my thoughts to
+end"): about a feeling, not a command to the coach ("I want you to stop", "I want to stop")."""
 
 
 @dataclass
@@ -80,7 +87,7 @@ def command_shaped(clean: str, s: Scored) -> bool:
     sentence that merely contains a command word ("I can't stop thinking about him", "my breathing
     gets faster when I think about it") is not, and goes to the technique and crisis layers."""
     n = len(clean.split())
-    if n == 0:
+    if n == 0 or WISH_ABOUT_SOMETHING.search(clean):
         return False
     if s.template >= NEAR_EXACT and n <= 9:
         return True  # one of its own templates, said whole
