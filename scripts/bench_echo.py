@@ -76,7 +76,7 @@ def scale_to(x: np.ndarray, db: float) -> np.ndarray:
 class Rig:
     """The real coach, voice, recogniser and intents; a file microphone; virtual time."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: str = "pocketsphinx") -> None:
         from voicecoach.asr import load_speech
         from voicecoach.commands._common import make_voice
         from voicecoach.config import load_config
@@ -85,7 +85,7 @@ class Rig:
         self.config = load_config()
         self.library = Library.load(self.config.home)
         self.voice = make_voice(self.config, quiet=True)
-        self.speech = load_speech(self.config, engine="pocketsphinx")
+        self.speech = load_speech(self.config, engine=engine)
 
     def loop(self, placements, kind: str, room, canceller=None):
         from voicecoach.live import LiveLoop
@@ -405,6 +405,8 @@ def write_section(body: list[str]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engine", default="pocketsphinx",
+                    help="speech engine: pocketsphinx (the figures below), auto (whisper confirms), vosk")
     ap.add_argument("--tries", type=int, default=5, help="tries per cell (each a different voice/moment)")
     ap.add_argument("--compare", action="store_true", help="compare the cancellers instead of the grid")
     ap.add_argument("--livekit", metavar="PATH", help="a directory holding the livekit package, to compare")
@@ -417,7 +419,7 @@ def main() -> int:
     ap.add_argument("--trace", metavar="ESR:DELAY:TRY", nargs="+",
                     help="tell what happened in these tries of the grid (e.g. 6:120:4) and stop")
     args = ap.parse_args()
-    rig = Rig()
+    rig = Rig(args.engine)
     t = time.monotonic()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
