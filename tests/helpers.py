@@ -1,6 +1,6 @@
 """Test helpers, each defined once: the scenario helpers for dialogues (inputs at times → the
-cues spoken), the virtual clock and the runner's input queue on it, the word error rate, and a
-fake pyttsx3 driver.
+cues spoken; a whole conversation through the scripted chat's runner), the virtual clock and the
+runner's input queue on it, the word error rate, and a fake pyttsx3 driver.
 
 The clock is virtual (the engine never reads one); the speaker is a length function. Everything
 else — the YAML loader, the script, the engine — is real.
@@ -9,6 +9,7 @@ else — the YAML loader, the script, the engine — is real.
 from __future__ import annotations
 
 import gc
+import io
 import queue
 import re
 import resource
@@ -18,6 +19,7 @@ from typing import Any
 
 from voicecoach.engine import Action, Answer, Engine, EngineOptions, Hush, Speak
 from voicecoach.scripts import Library, Script, load_script_text
+from voicecoach.session import Printer, VirtualChat
 from voicecoach.types import Cue
 
 
@@ -143,21 +145,32 @@ class Conversation:
         return self.opening + [t for turn in self.turns for t in turn.spoken]
 
 
+class _Transcript(Printer):
+    """What a scripted chat said, turn by turn: ``turns[0]`` before the first line."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.turns: list[list[str]] = [[]]
+
+    def action(self, a: Any) -> None:
+        if isinstance(a, Speak):
+            self.turns[-1].append(a.cue.text)
+
+    def you(self, text: str) -> None:
+        self.turns.append([])
+
+
 def converse(coach: Any, utterances: list[str], *, script: str | None = None, pause: float = 1.0) -> Conversation:
-    """A whole conversation with a coach on a virtual clock: it begins (with ``script`` if given),
-    and each utterance is said ``pause`` seconds after the coach is ready to listen (or falls
-    idle). Returns what the coach said before and after each one."""
+    """A whole conversation with a coach, run by the scripted chat's runner on its virtual clock:
+    it begins (with ``script`` if given), and each utterance is said ``pause`` seconds after the
+    coach falls silent, once it listens (or falls idle). Returns what the coach said before and
+    after each one; the session is left open."""
     first = coach.begin(0.0, script) if script else coach.begin(0.0)
-    opening = [a.cue.text for a in first if isinstance(a, Speak)]
-    now, more = advance(coach, 0.0)
-    opening += more
-    turns: list[Turn] = []
-    for text in utterances:
-        now = max(now, getattr(coach, "speaking_until", now) or now) + pause
-        m, _actions, spoken = say(coach, now, text)
-        now, more = advance(coach, now)
-        turns.append(Turn(text, m, spoken + more))
-    return Conversation(opening, turns)
+    transcript = _Transcript()
+    chat = VirtualChat(coach, transcript)
+    chat.talk(utterances, first, pause=pause)
+    opening, *after = transcript.turns
+    return Conversation(opening, [Turn(text, m, spoken) for (text, m), spoken in zip(chat.heard, after, strict=True)])
 
 
 def write(tmp: Path, name: str, text: str) -> Path:

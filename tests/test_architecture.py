@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("speech", {"asr", "tts"}),
     ("dialogue", {"script_model", "script_fields", "script_parser", "script_text", "scripts", "followup",
                   "actions", "engine_steps", "engine", "cue_plan", "journal", "memory", "coach"}),
-    ("runtime", {"session", "ear", "tape", "display", "live", "runtime"}),
+    ("runtime", {"runner", "session", "ear", "tape", "display", "live", "runtime"}),
     ("app", {"cli", "__main__", "commands", "app"}),
 ]
 MAX_LINES = 600

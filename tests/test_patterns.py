@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voicecoach.errors import ConfigError, VoicecoachError
-from voicecoach.patterns import PatternHit, find, load_patterns, normalise
+from voicecoach.normalize import spell_out
+from voicecoach.patterns import PatternHit, find, load_patterns
 
 
 def traps(text: str) -> set[str]:
@@ -115,9 +116,11 @@ def test_unknown_set_is_an_error():
         find("horoscopes", "anything")
 
 
-def test_normalise():
-    assert normalise("He’s gonna LEAVE me, isn't he?") == "he is going to leave me is not he"
-    assert normalise("I can't; I won't") == "i cannot i will not"
+def test_rules_read_contractions_spelled_out():
+    assert spell_out("He’s gonna LEAVE me, isn't he?") == "he is going to leave me is not he"
+    assert spell_out("I can't; I won't") == "i cannot i will not"
+    # A bare form that is another word is left alone.
+    assert spell_out("we'll see, well") == "we will see well"
 
 
 def test_bad_rule_names_file_and_line(tmp_path: Path):

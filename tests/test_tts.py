@@ -10,7 +10,7 @@ import pytest
 
 from voicecoach.config import VoiceConfig
 from voicecoach.cue_plan import fixed_cues, warm
-from voicecoach.engine import Engine, Speak
+from voicecoach.engine import Speak
 from voicecoach.script_parser import cue_warnings
 from voicecoach.scripts import Library, load_script_text
 from voicecoach.tts import festival
@@ -21,6 +21,7 @@ from voicecoach.tts.espeak import EspeakVoice, find_espeak
 from voicecoach.tts.registry import auto_order, installed_voices, make_voice
 
 from conftest import run_cli
+from helpers import run_dialogue
 
 needs_festival = pytest.mark.skipif(festival.available() is not None, reason=str(festival.available()))
 needs_espeak = pytest.mark.skipif(find_espeak() is None, reason="espeak-ng is not installed")
@@ -182,10 +183,7 @@ def test_phase_cues_stay_inside_their_beat_with_every_engine(any_voice):
     def length(text, settings):
         return any_voice.synthesize(text, settings).seconds
 
-    eng = Engine(script, length)
-    actions = eng.start(0.0)
-    while not eng.done and eng.next_deadline is not None:
-        actions += eng.tick(eng.next_deadline)
+    actions = run_dialogue(script, length=length).actions
     cues = [a for a in actions if isinstance(a, Speak) and a.cue.phase]
     assert len(cues) == 6
     for sp in cues:
@@ -211,10 +209,7 @@ def test_bedtime_fades_over_its_last_breathing_minutes():
     step = [s for s in bed.steps if s.voice is not None and s.voice.fade is not None]
     assert step and step[-1].voice.fade == 0.3
     assert fade_level(0.0, 0.3) == 1.0 and fade_level(1.0, 0.3) == 0.3 and fade_level(0.5, 0.3) == 0.65
-    eng = Engine(bed, lambda t, s: 0.5, {"breath_minutes": 1, "sleep_timer": 2})
-    actions = eng.start(0.0)
-    while not eng.done and eng.next_deadline is not None:
-        actions += eng.tick(eng.next_deadline)
+    actions = run_dialogue(bed, length=lambda t, s: 0.5, params={"breath_minutes": 1, "sleep_timer": 2}).actions
     last = [a for a in actions if isinstance(a, Speak) and a.cue.text in ("in", "out")]
     vols = [a.settings.volume for a in last]
     assert vols[0] == pytest.approx(bed.voice.volume) and vols[-1] == pytest.approx(bed.voice.volume * 0.3)
@@ -244,10 +239,7 @@ def test_fixed_cues_are_warmed_from_disk_and_a_session_never_waits_for_them(any_
             misses.append(text)
         return any_voice.synthesize(text, settings).seconds
 
-    eng = Engine(box, length, {"cycles": 2, "rate_anxiety": False})
-    actions = eng.start(0.0)
-    while not eng.done and eng.next_deadline is not None:
-        actions += eng.tick(eng.next_deadline)
+    actions = run_dialogue(box, length=length, params={"cycles": 2, "rate_anxiety": False}).actions
     phase_texts = {a.cue.text for a in actions if isinstance(a, Speak) and a.cue.phase}
     assert phase_texts >= {"Breathe in", "Hold", "Breathe out", "two", "three", "four"}
     assert not (set(misses) & phase_texts)

@@ -57,10 +57,10 @@ from voicecoach.ear import (
     Heard,
     words,
 )
-from voicecoach.engine import Ended, Hush, Speak, StepStarted
+from voicecoach.engine import Ended, Speak, StepStarted
 from voicecoach.errors import VoicecoachError
 from voicecoach.mic import MicError, Source
-from voicecoach.session import cut
+from voicecoach.runner import RealTime, Runner, Speaker, VirtualTime
 from voicecoach.tape import RETRY_SECONDS, TapePlayer
 from voicecoach.vad import FRAME_SECONDS
 
@@ -91,8 +91,7 @@ class LiveLoop:
         self.speech = speech
         self.source = source
         self.fast = not source.realtime
-        self._vt = 0.0
-        self._t0 = time.monotonic()
+        self.clock: VirtualTime | RealTime = VirtualTime() if self.fast else RealTime(time.monotonic)
         self.display = display or Display(live=False, quiet=True)
         self.display.clock = self.now
         self.player = TapePlayer(self.now, speaker, self.display.notice)
@@ -126,11 +125,14 @@ class LiveLoop:
         recognition hear its output."""
         if note:
             self.display.notice(note)
-        self._pending: list[Speak] = []
+        self.speaker = Speaker(voice, self.player, self.clock, show=self._show, notice=self.display.notice,
+                               played=self._played)
+        self.runner = Runner(coach, self.clock, self.speaker)
+        """Tick, dispatch and play what is due (voicecoach/runner.py); this loop is its input."""
         self._events: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self.heard: list[Heard] = []
-        self.hushes: list[float] = []
+        self.hushes: list[float] = self.speaker.hushes
         self.ignored: list[str] = []
         self._mic_down: str | None = None
         self._barged_until = -1.0
@@ -150,7 +152,7 @@ class LiveLoop:
     # -- clocks
 
     def now(self) -> float:
-        return self._vt if self.fast else time.monotonic() - self._t0
+        return self.clock.now()
 
     def request_stop(self) -> None:
         """End the loop at the next chance (SIGINT/SIGTERM, a test)."""
@@ -159,7 +161,8 @@ class LiveLoop:
     # -- the mode the ear should use for an utterance starting now
 
     def _speaking(self, now: float) -> bool:
-        if self._pending and self._pending[0].cue.t <= now + 0.05:
+        pending = self.runner.pending
+        if pending and pending[0].cue.t <= now + 0.05:
             return True
         until = self.player.playing_until
         if until is not None and until > now:
@@ -171,7 +174,8 @@ class LiveLoop:
     def quiet_for(self) -> float:
         """Seconds since the coach last made a sound (0 while it speaks or a cue is due)."""
         now = self.now()
-        if self._pending and self._pending[0].cue.t <= now + 0.05:
+        pending = self.runner.pending
+        if pending and pending[0].cue.t <= now + 0.05:
             return 0.0
         until = self.player.playing_until
         if until is not None and until > now:
@@ -241,8 +245,9 @@ class LiveLoop:
 
     def run(self, first: list[Any], *, max_seconds: float | None = None) -> LiveResult:
         try:
-            self._t0 = time.monotonic()
-            self._do(first)
+            if isinstance(self.clock, RealTime):
+                self.clock.restart()
+            self.runner.dispatch(first)
             if self.fast:
                 self._run_fast(max_seconds)
             else:
@@ -253,21 +258,20 @@ class LiveLoop:
         return LiveResult(self.now(), list(self.heard), list(self.hushes), list(self.ignored))
 
     def _done(self) -> bool:
-        return (self.source.finished and self.coach.idle and not self._pending
-                and not self.player.busy and self.ear.rec is None)
+        return (self.source.finished and self.runner.quiet() and self.ear.rec is None)
 
     def _run_fast(self, max_seconds: float | None) -> None:
         dt = FRAME_SECONDS
         while not self._stop.is_set():
-            if max_seconds is not None and self._vt >= max_seconds:
+            if max_seconds is not None and self.now() >= max_seconds:
                 break
             if self._done():
                 break
-            end = self._vt + dt
-            self._due(end)
+            end = self.now() + dt
+            self.runner.run_until(end)
             self._publish()
             samples = self._read_fast(dt)
-            self._vt = end
+            self.runner.set_time(end)
             if samples is None:
                 continue
             try:
@@ -297,21 +301,6 @@ class LiveLoop:
         self.ear.rec = None
         self.ear.endpointer.reset()
 
-    def _due(self, until: float) -> None:
-        """Virtual time: handle every deadline and cue up to ``until`` at its own time."""
-        while True:
-            times = []
-            d = self.coach.next_deadline
-            if d is not None:
-                times.append(d)
-            if self._pending:
-                times.append(self._pending[0].cue.t)
-            if not times or min(times) > until:
-                return
-            self._vt = max(self._vt, min(times))
-            self._do(self.coach.tick(self._vt))
-            self._play_due()
-
     def _read_fast(self, dt: float) -> np.ndarray | None:
         try:
             if self._mic_down is not None:
@@ -321,8 +310,9 @@ class LiveLoop:
         except MicError as exc:
             self._mic_fault(str(exc))
             # A dead microphone in virtual time: let a retry interval pass.
-            self._vt += max(0.0, RETRY_SECONDS - dt)
-            self._due(self._vt)
+            t = self.now() + max(0.0, RETRY_SECONDS - dt)
+            self.runner.run_until(t)
+            self.runner.set_time(t)
             return None
 
     def _mic_fault(self, message: str) -> None:
@@ -340,30 +330,18 @@ class LiveLoop:
     def _run_realtime(self, max_seconds: float | None) -> None:
         ear = threading.Thread(target=self._ear_thread, name="ear", daemon=True)
         ear.start()
+
+        def on_input(item: object) -> bool:
+            if isinstance(item, Heard):
+                self._on_heard(item)
+            elif isinstance(item, str):
+                self.display.notice(item)
+            return True
+
         try:
-            while not self._stop.is_set():
-                now = self.now()
-                if max_seconds is not None and now >= max_seconds:
-                    break
-                self._play_due()
-                if self._done() and self._events.empty():
-                    break
-                self._publish()
-                wait = 0.05
-                d = self.coach.next_deadline
-                if self._pending:
-                    d = self._pending[0].cue.t if d is None else min(d, self._pending[0].cue.t)
-                if d is not None:
-                    wait = min(wait, max(0.0, d - now))
-                try:
-                    item = self._events.get(timeout=wait)
-                except queue.Empty:
-                    item = None
-                if isinstance(item, Heard):
-                    self._on_heard(item)
-                elif isinstance(item, str):
-                    self.display.notice(item)
-                self._do(self.coach.tick(self.now()))
+            self.runner.serve(self._events, on_input, poll=0.05, max_seconds=max_seconds,
+                              finished=lambda: self._done() and self._events.empty(),
+                              stopped=self._stop.is_set, before_wait=self._publish)
         finally:
             self._stop.set()
             ear.join(timeout=2.0)
@@ -484,44 +462,21 @@ class LiveLoop:
             self._timing = {"text": text, "end": h.end, "endpoint": h.at, "decoded": h.decoded,
                             "received": now, "matched": matched, "planned": self.now()}
             self.timings.append(self._timing)
-        self._do(actions)
+        self.runner.dispatch(actions)
 
-    def _do(self, actions: list[Any]) -> None:
-        for a in actions:
-            if isinstance(a, Speak):
-                self._pending.append(a)
-            elif isinstance(a, Hush):
-                self._pending.clear()
-                if self.player.busy:
-                    self.hushes.append(self.now())
-                self.player.stop()
-            elif isinstance(a, StepStarted):
-                self.display.show_step(a.step, a.label)
-            elif isinstance(a, Show):
-                if a.text:
-                    self.display.line(f"*** {a.text} ***" if a.kind == "resources" else a.text)
-            elif isinstance(a, Ended):
-                self.display.line(f"  · session {a.status}")
-                if a.status != "completed" and self.player.busy:
-                    self.hushes.append(self.now())
-                    self.player.stop()
-                    self._pending.clear()
-        self._pending.sort(key=lambda s: s.cue.t)
-        self._play_due()
+    # -- the runner's speaker: what is shown, and what is told of each cue played
 
-    def _play_due(self) -> None:
-        now = self.now()
-        while self._pending and self._pending[0].cue.t <= now + 0.002:
-            sp = self._pending.pop(0)
-            t0 = self.now()
-            try:
-                chunk = self.voice.synthesize(sp.cue.text, sp.settings)
-            except VoicecoachError as exc:
-                self.display.notice(f"could not speak: {exc}")
-                continue
-            t1 = self.now()
-            self.player.play(cut(chunk, sp.cue), sp.cue.text)
-            if self._timing is not None:
-                self._timing.update(synth_start=t0, synth_end=t1, played=self.now(), cue=sp.cue.text)
-                self._timing = None
-            self.display.show_speak(sp.cue, now)
+    def _show(self, a: Any, now: float) -> None:  # noqa: ARG002
+        if isinstance(a, StepStarted):
+            self.display.show_step(a.step, a.label)
+        elif isinstance(a, Show):
+            if a.text:
+                self.display.line(f"*** {a.text} ***" if a.kind == "resources" else a.text)
+        elif isinstance(a, Ended):
+            self.display.line(f"  · session {a.status}")
+
+    def _played(self, sp: Speak, now: float, t0: float, t1: float) -> None:
+        if self._timing is not None:
+            self._timing.update(synth_start=t0, synth_end=t1, played=self.now(), cue=sp.cue.text)
+            self._timing = None
+        self.display.show_speak(sp.cue, now)

@@ -1,6 +1,15 @@
 """Text normalising, once for the whole package: lower-case words, one spelling of contractions,
-digits as words. The intent matcher, the crisis screen and the answer reader all read text
-through :func:`normalize`, so a contraction is never spelled two ways in two places."""
+digits as words.
+
+- :func:`normalize` — the intent matcher, the crisis screen and the answer reader read text
+  through it: contractions in their short form without the apostrophe ("i'm" → "im").
+- :func:`spell_out` — contractions spelled out ("he's" → "he is"): the thinking-trap rules
+  (``patterns.yaml``) are written in this form.
+- :func:`written` — the other way, as a recogniser that writes contractions writes them
+  ("i am" → "i'm"): the phrases whisper rescores.
+
+The contractions of the last two are one table, :data:`CONTRACTED`.
+"""
 
 from __future__ import annotations
 
@@ -62,3 +71,54 @@ def normalize(text: str) -> str:
         if plain in text:  # a substring test first: most rules do not apply
             text = rx.sub(repl, text)
     return " ".join(text.split())
+
+
+def _contracted() -> list[tuple[str, str, bool]]:
+    """(written form, spelled out, heard without its apostrophe too): a recogniser often drops
+    the apostrophe ("hes", "dont"); where the bare form is another word ("well", "were", "id"),
+    only the written form counts."""
+    t = [("can't", "cannot", True), ("won't", "will not", True), ("shan't", "shall not", True),
+         ("ain't", "is not", True), ("i'm", "i am", True)]
+    t += [(f"{w}'s", f"{w} is", True) for w in ("he", "she", "it", "that", "there", "what", "who", "everyone",
+                                                 "everything", "nobody", "someone")]
+    t += [(f"{w}'re", f"{w} are", w == "they") for w in ("you", "we", "they")]
+    t += [(f"{w}'ll", f"{w} will", False) for w in ("i", "you", "we", "they", "he", "she")]
+    t += [(f"{w}'ve", f"{w} have", False) for w in ("i", "you", "we", "they")]
+    t += [(f"{w}'d", f"{w} would", False) for w in ("i", "you", "we", "they", "he", "she")]
+    t += [(f"{w}n't", f"{w} not", True) for w in ("do", "does", "did", "is", "are", "was", "were", "has", "have",
+                                                   "had", "would", "could", "should", "must", "need")]
+    return t
+
+
+CONTRACTED = _contracted()
+_SPELL_OUT = [(re.compile(r"\bcan ?not\b"), "cannot"), (re.compile(r"\bgonna\b"), "going to"),
+              (re.compile(r"\bwanna\b"), "want to"), (re.compile(r"\bgotta\b"), "got to")]
+_SPELL_OUT += [(re.compile(r"\b" + re.escape(w).replace("'", "'?" if bare else "'") + r"\b"), s)
+               for w, s, bare in CONTRACTED]
+WRITTEN_BY_RECOGNISERS = ("i have", "i am", "do not", "cannot", "i will", "i would", "it is")
+"""The spelled-out forms whisper writes contracted."""
+_WRITTEN = [(re.compile(r"\bcan not\b"), "can't")]
+_WRITTEN += [(re.compile(r"\b" + re.escape(s) + r"\b"), w) for w, s, _ in CONTRACTED if s in WRITTEN_BY_RECOGNISERS]
+
+
+def spell_out(text: str) -> str:
+    """Lower case, apostrophes unified, contractions spelled out, punctuation removed.
+
+    "He's gonna leave, isn't he?" → "he is going to leave is not he".
+    """
+    t = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    t = re.sub(r"[^a-z0-9' ]+", " ", t)
+    t = re.sub(r"\s+", " ", t).strip()
+    for rx, repl in _SPELL_OUT:
+        t = rx.sub(repl, t)
+    t = t.replace("'", "")
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def written(text: str) -> str:
+    """A phrase as whisper would write it: contractions, a capital first letter ("i am ok" →
+    "I'm ok")."""
+    t = " ".join(text.lower().split())
+    for rx, repl in _WRITTEN:
+        t = rx.sub(repl, t)
+    return t[:1].upper() + t[1:]

@@ -1,7 +1,7 @@
 """Thinking traps and core beliefs heard in a spoken thought (``voicecoach/data/patterns.yaml``).
 
 Rules are regular expressions over normalised text (lower case, no punctuation, contractions
-spelled out), so recogniser output ("hes going to leave me") and typed text ("He's going to
+spelled out: :func:`voicecoach.normalize.spell_out`), so recogniser output ("hes going to leave me") and typed text ("He's going to
 leave me!") match alike. A hit carries the gentle line the coach says; nothing here diagnoses.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from voicecoach.config import data_path
 from voicecoach.errors import ConfigError, VoicecoachError
+from voicecoach.normalize import spell_out
 from voicecoach.yamlio import line_of, read_yaml_file
 
 PATTERN_SETS = ("thinking_traps", "core_beliefs")
@@ -39,39 +40,6 @@ class Pattern:
     label: str
     line: str
     rules: tuple[re.Pattern[str], ...]
-
-
-# Spoken and typed forms both end up as the long form. Recognisers often drop the apostrophe
-# ("hes", "dont", "im"), so both spellings are listed.
-_CONTRACTIONS = [
-    (r"\bcan ?not\b|\bcan'?t\b", "cannot"),
-    (r"\bwon'?t\b", "will not"),
-    (r"\bshan'?t\b", "shall not"),
-    (r"\bain'?t\b", "is not"),
-    (r"\bgonna\b", "going to"),
-    (r"\bwanna\b", "want to"),
-    (r"\bgotta\b", "got to"),
-    (r"\bi'?m\b", "i am"),
-    (r"\b(he|she|it|that|there|what|who|everyone|everything|nobody|someone)'?s\b", r"\1 is"),
-    (r"\b(you|we|they)'re\b", r"\1 are"),
-    (r"\btheyre\b", "they are"),
-    (r"\b(i|you|we|they|he|she)'ll\b", r"\1 will"),
-    (r"\b(i|you|we|they)'ve\b", r"\1 have"),
-    (r"\b(i|you|we|they|he|she)'d\b", r"\1 would"),
-    (r"\b(do|does|did|is|are|was|were|has|have|had|would|could|should|must|need)n'?t\b", r"\1 not"),
-]
-_CONTRACTIONS_RE = [(re.compile(p), r) for p, r in _CONTRACTIONS]
-
-
-def normalise(text: str) -> str:
-    """Lower case, apostrophes unified, contractions spelled out, punctuation removed."""
-    t = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    t = re.sub(r"[^a-z0-9' ]+", " ", t)
-    t = re.sub(r"\s+", " ", t).strip()
-    for pattern, repl in _CONTRACTIONS_RE:
-        t = pattern.sub(repl, t)
-    t = t.replace("'", "")
-    return re.sub(r"\s+", " ", t).strip()
 
 
 def load_patterns(path: Path | None = None) -> dict[str, list[Pattern]]:
@@ -146,7 +114,7 @@ def find(pattern_set: str, text: str) -> list[PatternHit]:
         raise VoicecoachError(
             f"unknown pattern set '{pattern_set}' (sets: {', '.join(PATTERN_SETS)})"
         )
-    norm = normalise(text or "")
+    norm = spell_out(text or "")
     if not norm:
         return []
     hits = []

@@ -1,12 +1,15 @@
-"""Runners: what drives a Coach through time.
+"""Sessions: a Coach wired to its matcher, journal and voice, and the three ways a session runs
+without a microphone, each a thin user of :class:`voicecoach.runner.Runner`.
 
-- :func:`render_session` — virtual time, every cue placed into one WAV to the sample.
+- :func:`render_session` — virtual time into a :class:`~voicecoach.runner.Mixer`: every cue
+  placed into one WAV to the sample.
 - :class:`VirtualChat` — scripted typed input (stdin not a terminal): each line answers the next
   question, timed waits pass at once, no answer timeouts.
-- :class:`RealtimeRunner` — a real monotonic clock and a speaker: cues start on their
-  deadlines; input (typed lines, or recognised speech from the live loop) arrives on a queue.
+- :class:`RealtimeRunner` — a real monotonic clock and a :class:`~voicecoach.runner.Speaker`:
+  cues start on their deadlines; typed lines arrive on a queue.
 
-All three carry out the same actions from the same Coach, so a script behaves alike everywhere.
+All three carry out the same actions from the same Coach through the same runner, so a script
+behaves alike everywhere.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import numpy as np
 
 from voicecoach.coach import Coach, Show
 from voicecoach.config import Config, ensure_home
-from voicecoach.engine import Ended, Hush, Speak, StepStarted
+from voicecoach.engine import Ended, Speak, StepStarted
 from voicecoach.errors import VoicecoachError
+from voicecoach.runner import Mixer, RealTime, Runner, Speaker, VirtualTime, cut
 from voicecoach.scripts import Library
 from voicecoach.tts.base import VoiceSettings
 from voicecoach.types import AudioChunk, Cue
@@ -82,18 +86,6 @@ def warm_cues(voice: Any, scripts: list[Any]) -> Any:
     return warm(voice, scripts)
 
 
-def cut(chunk: AudioChunk, cue: Cue) -> AudioChunk:
-    """The cue's sound, cut to its slot with a 10 ms fade so the cut does not click."""
-    n = int(round(cue.duration * chunk.rate))
-    if n >= chunk.frames:
-        return chunk
-    samples = chunk.samples[:n].astype(np.float64)
-    fade = min(n, int(0.01 * chunk.rate))
-    if fade:
-        samples[-fade:] *= np.linspace(1.0, 0.0, fade)
-    return AudioChunk(chunk.rate, samples.round().astype(np.int16))
-
-
 # ---------------------------------------------------------------------------------------------
 # Render
 
@@ -126,78 +118,76 @@ def render_session(coach: Coach, voice: Any, script_id: str, params: dict[str, A
     out of the recording, so what follows keeps its own timing (breathing stays on its grid).
     """
     pending = list(answers)
-    placed: list[Speak] = []
     cuts: list[tuple[float, float]] = []
-    step_mark = 0
-    now = 0.0
-    actions = coach.start_script(0.0, script_id, params)
+    step_mark = [0]
+    clock = VirtualTime()
+
+    def mark(a: Any, now: float) -> None:  # noqa: ARG001
+        if isinstance(a, StepStarted):
+            # Cues asked for before the step began are placed, or waiting to be.
+            step_mark[0] = len(mixer.placed) + len(runner.pending)
+
+    mixer = Mixer(clock, mark)
+    runner = Runner(coach, clock, mixer)
+    runner.dispatch(coach.start_script(0.0, script_id, params))
     guard = 0
-    while True:
+    while not coach.idle:
         guard += 1
         if guard > 1_000_000:
             raise VoicecoachError("render did not finish (a script that never ends?)")
-        for a in actions:
-            if isinstance(a, Speak):
-                placed.append(a)
-            elif isinstance(a, Hush):
-                placed = [Speak(_cut_at(p.cue, now), p.settings) for p in placed]
-            elif isinstance(a, StepStarted):
-                step_mark = len(placed)
-        actions = []
-        if coach.idle:
-            break
+        now = clock.now()
         lst = coach.listening
         if lst is not None and pending:
             t = max(now, lst.since, coach.speaking_until) + ANSWER_DELAY
             d = coach.next_deadline
             if d is not None and d < t:
-                now = d
-                actions = coach.tick(d)
+                runner.advance_to(d)
+                runner.tick()
                 continue
-            now = t
-            _, actions = coach.hear(now, pending.pop(0))
+            runner.advance_to(t)
+            runner.hear(pending.pop(0))
             continue
         if lst is not None:
             step = coach.engine.current_step if coach.engine is not None else None
             if step is not None and step.optional and lst.deadline is not None:
                 # Skipped: the question is not spoken, and its time is cut out.
-                asked = placed[step_mark:]
+                runner.advance_to(lst.since)
+                asked = mixer.placed[step_mark[0]:]
                 start = min((p.cue.t for p in asked), default=lst.since)
-                del placed[step_mark:]
-                now = max(now, lst.since)
-                cuts.append((start, now))
-                _, actions = coach.hear(now, "skip")
+                del mixer.placed[step_mark[0]:]
+                cuts.append((start, clock.now()))
+                runner.hear("skip")
                 continue
             if lst.deadline is not None:
                 # Required: quiet to think, then the default, with no reprompt (the reprompt
                 # and the waits fall into the cut).
                 quiet_end = max(now, lst.since) + THINK_SECONDS
-                now, actions = _time_out(coach, lst)
-                if now > quiet_end:
-                    cuts.append((quiet_end, now))
+                _time_out(runner, lst)
+                if clock.now() > quiet_end:
+                    cuts.append((quiet_end, clock.now()))
                 continue
         d = coach.next_deadline
         if d is None:
             break
-        now = max(now, d)
-        actions = coach.tick(now)
+        runner.advance_to(d)
+        runner.tick()
+    runner.play_out()
     coach.close("completed")
-    placed = _shift(placed, cuts)
+    placed = _shift(mixer.placed, cuts)
     return _mix(placed, voice, fade_seconds, tail, coach.ended)
 
 
-def _time_out(coach: Coach, lst: Any) -> tuple[float, list[Any]]:
+def _time_out(runner: Runner, lst: Any) -> None:
     """Let an unanswered question time out, and its reprompt too, so the engine takes the
-    default. Returns when it gave up and everything it did meanwhile."""
-    now = lst.deadline
-    out: list[Any] = []
+    default."""
+    coach = runner.coach
+    runner.advance_to(lst.deadline)
     for _ in range(3):
-        out += coach.tick(now)
+        runner.tick()
         nxt = coach.listening
         if nxt is None or nxt.name != lst.name or nxt.deadline is None or nxt.since < lst.since:
             break
-        now = nxt.deadline
-    return now, out
+        runner.advance_to(nxt.deadline)
 
 
 def _shift(placed: list[Speak], cuts: list[tuple[float, float]]) -> list[Speak]:
@@ -213,12 +203,6 @@ def _shift(placed: list[Speak], cuts: list[tuple[float, float]]) -> list[Speak]:
             continue
         out.append(Speak(Cue(c.t - removed, c.duration, c.text, c.phase, c.max_duration, c.step), p.settings))
     return out
-
-
-def _cut_at(c: Cue, t: float) -> Cue:
-    if c.t < t < c.t + c.duration:
-        return Cue(c.t, t - c.t, c.text, c.phase, c.max_duration, c.step)
-    return c
 
 
 def _mix(placed: list[Speak], voice: Any, fade_seconds: float, tail: float, ended) -> Rendered:
@@ -275,6 +259,10 @@ class Printer:
         elif isinstance(a, Ended) and self.show_steps:
             self._write(f"  · session {a.status}")
 
+    def you(self, text: str) -> None:
+        """What the person typed (or said)."""
+        self._write(f"you: {text}")
+
     def _write(self, line: str) -> None:
         try:
             print(line, file=self.stream, flush=True)
@@ -283,51 +271,65 @@ class Printer:
 
 
 class VirtualChat:
-    """Scripted typed input: each line answers the next question, waits pass at once."""
+    """Scripted typed input: each line answers the next question, waits pass at once. It is the
+    runner's sink: cues are printed (and given to ``speak``, if any) when their virtual time
+    comes, before the next line is read."""
+
+    busy = False
 
     def __init__(self, coach: Coach, printer: Printer, speak: Callable[[Speak], None] | None = None):
         self.coach = coach
         self.printer = printer
         self.speak = speak
+        self.clock = VirtualTime()
+        self.runner = Runner(coach, self.clock, self)
+        self.heard: list[tuple[str, Any]] = []
+        """Each line heard, with the coach's match for it."""
 
     def run(self, lines: Iterable[str], first: list[Any]) -> None:
         try:
-            self._loop(lines, first)
+            self.talk(lines, first)
         finally:
             # End of input, or Ctrl-C: the session row is closed; answers are already saved.
             self.coach.close("interrupted")
 
-    def _loop(self, lines: Iterable[str], first: list[Any]) -> None:
-        coach = self.coach
-        now = 0.0
+    def talk(self, lines: Iterable[str], first: list[Any], pause: float = 0.5) -> None:
+        """The conversation, ``first`` (the coach's opening actions) then the lines, each said
+        ``pause`` seconds after the coach falls silent, and what follows each until the coach
+        listens again or falls idle; the session is left open."""
+        coach, runner = self.coach, self.runner
         it = iter(lines)
-        actions = first
+        runner.dispatch(first)
         while True:
-            for a in actions:
-                self.printer.action(a)
-                if isinstance(a, Speak) and self.speak is not None:
-                    self.speak(a)
-            actions = []
             if coach.listening is not None or coach.idle:
+                # Everything said so far is heard before the next line.
+                runner.advance_to(coach.speaking_until)
                 line = _next_line(it)
                 if line is None:
                     break
-                now = max(now, coach.speaking_until) + 0.5
-                # Anything due before the answer (a queued script start) happens first.
-                d = coach.next_deadline
-                if d is not None and d <= now and coach.listening is None:
-                    actions = coach.tick(d)
-                    for a in actions:
-                        self.printer.action(a)
-                    actions = []
-                self.printer._write(f"you: {line}")
-                _, actions = coach.hear(now, line)
+                runner.advance_to(self.clock.now() + pause)
+                self.printer.you(line)
+                self.heard.append((line, runner.hear(line)))
                 continue
             d = coach.next_deadline
             if d is None:
                 break
-            now = max(now, d)
-            actions = coach.tick(now)
+            runner.advance_to(d)
+            runner.tick()
+        runner.play_out()
+
+    # -- the runner's sink
+
+    def play(self, speak: Speak, now: float) -> None:  # noqa: ARG002
+        self.printer.action(speak)
+        if self.speak is not None:
+            self.speak(speak)
+
+    def hush(self, now: float) -> None:
+        pass  # a printed line stays printed; a spoken one was waited for to its end
+
+    def show(self, action: Any, now: float) -> None:  # noqa: ARG002
+        self.printer.action(action)
 
 
 def _next_line(it) -> str | None:
@@ -347,25 +349,29 @@ def _next_line(it) -> str | None:
 
 class RealtimeRunner:
     """Drives a Coach on the real clock: plays cues on their deadlines through a Player and
-    feeds it input from a queue (typed lines, or the live loop's recognised speech)."""
+    feeds it input from a queue (typed lines)."""
 
     EOF = object()
 
     def __init__(self, coach: Coach, voice: Any, player: Any, printer: Printer,
                  clock: Callable[[], float] = time.monotonic):
         self.coach = coach
-        self.voice = voice
         self.player = player
         self.printer = printer
-        self.clock = clock
         self.inputs: queue.Queue = queue.Queue()
-        self.t0 = clock()
-        self._pending: list[Speak] = []
         self.played: list[tuple[float, Cue]] = []
         """(actual start on the session clock, cue): for timing checks."""
+        self.clock = RealTime(clock)
+        sink = Speaker(voice, player, self.clock, show=lambda a, _now: printer.action(a),
+                       notice=_notice, played=self._played)
+        self.runner = Runner(coach, self.clock, sink)
+
+    @property
+    def t0(self) -> float:
+        return self.clock.t0
 
     def now(self) -> float:
-        return self.clock() - self.t0
+        return self.clock.now()
 
     def feed(self, text: str) -> None:
         self.inputs.put(text)
@@ -374,61 +380,32 @@ class RealtimeRunner:
         self.inputs.put(self.EOF)
 
     def run(self, first: list[Any], stop_when_idle: bool = True, max_seconds: float | None = None) -> None:
+        input_open = [True]
+
+        def on_input(item: object) -> bool:
+            if item is self.EOF:
+                input_open[0] = False
+                return self.coach.listening is None
+            if isinstance(item, str) and item.strip():
+                self.printer.you(item.strip())
+                self.runner.hear(item, speaking=self.player.busy)
+            return True
+
         try:
-            self._loop(first, stop_when_idle, max_seconds)
+            self.runner.dispatch(first)
+            self.runner.serve(self.inputs, on_input, poll=0.1, max_seconds=max_seconds,
+                              finished=lambda: self.runner.quiet() and (stop_when_idle or not input_open[0]))
         finally:
             # End of input, the time limit, or Ctrl-C: the session row is closed.
             self.coach.close("interrupted")
 
-    def _loop(self, first: list[Any], stop_when_idle: bool, max_seconds: float | None) -> None:
-        self._do(first)
-        input_open = True
-        while True:
-            now = self.now()
-            self._play_due(now)
-            if max_seconds is not None and now >= max_seconds:
-                break
-            if self.coach.idle and not self._pending and not self.player.busy:
-                if stop_when_idle or not input_open:
-                    break
-            deadline = self.coach.next_deadline
-            if self._pending:
-                deadline = self._pending[0].cue.t if deadline is None else min(deadline, self._pending[0].cue.t)
-            timeout = 0.1 if deadline is None else min(0.1, max(0.0, deadline - self.now()))
-            try:
-                item = self.inputs.get(timeout=timeout) if input_open or timeout > 0 else None
-            except queue.Empty:
-                item = None
-            now = self.now()
-            if item is self.EOF:
-                input_open = False
-                if self.coach.listening is not None:
-                    break
-            elif isinstance(item, str) and item.strip():
-                self.printer._write(f"you: {item.strip()}")
-                speaking = self.player.busy
-                _, actions = self.coach.hear(now, item, speaking=speaking)
-                self._do(actions)
-            self._do(self.coach.tick(self.now()))
+    def _played(self, speak: Speak, now: float, t0: float, t1: float) -> None:  # noqa: ARG002
+        self.played.append((self.now(), speak.cue))
+        self.printer.action(speak)
 
-    def _do(self, actions: list[Any]) -> None:
-        for a in actions:
-            if isinstance(a, Speak):
-                self._pending.append(a)
-            elif isinstance(a, Hush):
-                self._pending.clear()
-                self.player.stop()
-            else:
-                self.printer.action(a)
-        self._play_due(self.now())
 
-    def _play_due(self, now: float) -> None:
-        while self._pending and self._pending[0].cue.t <= now + 0.002:
-            sp = self._pending.pop(0)
-            chunk = self.voice.synthesize(sp.cue.text, sp.settings)
-            self.player.play(cut(chunk, sp.cue), sp.cue.text)
-            self.played.append((self.now(), sp.cue))
-            self.printer.action(sp)
+def _notice(message: str) -> None:
+    print(f"voicecoach: {message}", file=sys.stderr, flush=True)
 
 
 def stdin_lines_to(runner: RealtimeRunner, stream: TextIO) -> None:

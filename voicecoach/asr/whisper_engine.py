@@ -22,6 +22,7 @@ import numpy as np
 
 from voicecoach.audio import ASR_RATE, rms_db, to_asr
 from voicecoach.errors import EngineUnavailable
+from voicecoach.normalize import written
 from voicecoach.types import AudioChunk, Transcript
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ class WhisperEngine:
             return [float("-inf")] * len(texts)
         import ctranslate2
 
-        toks = [self.tokenizer.encode(" " + _spoken_form(t)) for t in texts]
+        toks = [self.tokenizer.encode(" " + written(t)) for t in texts]
         with self._lock:
             arr = np.asarray(enc)
             batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(arr, len(toks), axis=0)))
@@ -190,7 +191,7 @@ class WhisperEngine:
             return [float("-inf")] * len(texts)
         import ctranslate2
 
-        toks = [self.tokenizer.encode(" " + _spoken_form(t) + ".") for t in texts]
+        toks = [self.tokenizer.encode(" " + written(t) + ".") for t in texts]
         start = list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
         with self._lock:
             arr = np.asarray(enc)
@@ -267,21 +268,6 @@ def repeats(text: str) -> bool:
         if fuzz.ratio(" ".join(ws[-2 * n:-n]), " ".join(ws[-n:])) >= 80:
             return True
     return False
-
-
-_CONTRACTIONS = [
-    ("i have ", "i've "), ("i am ", "i'm "), ("do not ", "don't "), ("can not ", "can't "),
-    ("cannot ", "can't "), ("i will ", "i'll "), ("i would ", "i'd "), ("it is ", "it's "),
-]
-
-
-def _spoken_form(text: str) -> str:
-    """A phrase as whisper would write it: contractions, a capital first letter."""
-    t = " ".join(text.lower().split()) + " "
-    for a, b in _CONTRACTIONS:
-        t = t.replace(a, b)
-    t = t.strip()
-    return t[:1].upper() + t[1:]
 
 
 def _is_english_only(model_dir: Path) -> bool:

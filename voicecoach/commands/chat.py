@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 player = _player(config)
                 if player is not None:
                     def speak(action, _p=player, _v=voice):
-                        from voicecoach.session import cut
+                        from voicecoach.runner import cut
 
                         _p.play(cut(_v.synthesize(action.cue.text, action.settings), action.cue), action.cue.text)
                         _p.wait()
