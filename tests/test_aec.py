@@ -107,6 +107,15 @@ def speech():
     return load_speech(load_config(), engine="pocketsphinx")
 
 
+@pytest.fixture(scope="module")
+def auto_speech():
+    """The product default: the grammar streams, whisper confirms and decodes requests."""
+    from voicecoach.asr import load_speech
+    from voicecoach.config import load_config
+
+    return load_speech(load_config(), engine="auto")
+
+
 def _loop(placements, speech, room, echo_cancel="auto"):
     from voicecoach.commands._common import make_voice
     from voicecoach.config import load_config
@@ -174,6 +183,28 @@ def test_a_soft_stop_under_a_louder_echo_cuts_the_coach(tmp_path, speech, person
     loop = _loop([Placement(Path("stop"), at, audio=word)], speech, (0.0, 60.0))
     loop.run(loop.coach.begin(0.0, "box-breathing"), max_seconds=at + 6)
     _cut_by_stop(loop, at, word)
+
+
+@needs_flite
+def test_with_whisper_confirming_a_soft_stop_under_the_echo_cuts_the_coach(tmp_path, auto_speech):
+    """The default engines (whisper confirms what the grammar hears): whisper reads a short word
+    in the canceller's residue badly ("top", "tough"), so over the coach, behind the canceller,
+    the grammar's command and the person's frames decide, as with pocketsphinx alone."""
+    word = _say(tmp_path, "stop", -18.0)
+    at = 5.0
+    loop = _loop([Placement(Path("stop"), at, audio=word)], auto_speech, (0.0, 60.0))
+    loop.run(loop.coach.begin(0.0, "box-breathing"), max_seconds=at + 6)
+    _cut_by_stop(loop, at, word)
+
+
+@needs_flite
+def test_with_whisper_confirming_the_coach_does_not_stop_itself(auto_speech):
+    """The same engines, no one talking, the echo as loud as the played samples: the grammar's
+    commands are no longer confirmed over the coach, and still the coach never stops itself."""
+    loop = _loop([], auto_speech, (0.0, 60.0))
+    loop.run(loop.coach.begin(0.0, "box-breathing"), max_seconds=40)
+    assert not loop.hushes, loop.display.lines
+    assert not loop.coach.ended or loop.coach.ended[0][1] != "stopped", loop.coach.ended
 
 
 @needs_flite

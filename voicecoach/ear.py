@@ -135,6 +135,11 @@ class Ear:
         """Frame count before which a refused barge-in is not confirmed again."""
         self._lead = 0
         """Frames of the person among the speech frames that opened the utterance."""
+        self.cancelled = False
+        """The microphone reaches the ear through an echo canceller (the loop sets it). Over the
+        coach, its grammar's command then stands without open recognition's confirmation: after
+        cancellation the echo no longer looks like the person (double talk), and whisper, which
+        hears the canceller's residue, misreads a short "stop" ("top", "tough") too often."""
 
     def _trailing(self) -> float:
         sil = self.state.silence
@@ -340,7 +345,7 @@ class Ear:
         person_ok = not self._over or self._person + self._lead >= MIN_PERSON
         if (self.mode == "command" and not self._barged and self._same >= 2 and person_ok
                 and self._frames >= self._confirm_after and self.is_barge(p, self._start, t)):
-            confirm = getattr(self.rec, "confirm", None)
+            confirm = None if (self._over and self.cancelled) else getattr(self.rec, "confirm", None)
             if confirm is not None:
                 # The grammar forces any speech (the coach's own too) onto some phrase: open
                 # recognition of the last moment must hear a command as well.

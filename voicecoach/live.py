@@ -123,6 +123,7 @@ class LiveLoop:
         self.echo = EchoPath(reference, canceller) if canceller is not None else None
         """Echo cancellation with the played audio as the reference; VAD, barge-in and
         recognition hear its output."""
+        self.ear.cancelled = self.echo is not None
         if note:
             self.display.notice(note)
         self.speaker = Speaker(voice, self.player, self.clock, show=self._show, notice=self.display.notice,
