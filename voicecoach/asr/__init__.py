@@ -199,7 +199,8 @@ class RequestRecognizer:
       phrase); one scoring at least ``rescore_min`` replaces the text. Without ``rescore``, a
       crisis phrase from the closed decode with confidence >= ``crisis_min`` is taken;
     - when the open text gives no intent and the closed decode gives one with confidence >=
-      ``closed_min``, the closed phrase is returned;
+      ``closed_min``, the closed phrase is returned if the audio supports it (rescored at least
+      ``phrase_min`` and better than the open text);
     - on a short window, the open engine decodes again on 30 s (``second_opinion``) where that
       can change the decision: no intent, a crisis-like text, a crisis phrase like it, or a
       confident grammar decode that disagrees;
@@ -309,12 +310,23 @@ class RequestRecognizer:
             if unsure and not wary and o2.text:
                 o = o2
         source, reason = choose(o, c, self.matcher, self.closed_min, crisis_min=2.0)
+        if source == "closed" and not self._closed_supported(o, c, rescore):
+            # The grammar forces any speech onto some phrase ("i'm going to hurt myself" →
+            # "find a therapist"): its phrase stands only where the audio supports it.
+            source, reason = "open", "open text gave no intent; the audio does not support the closed phrase"
         mf = self.matcher(o.text) if source == "open" and o.text else None
         if mf is not None and mf.name is None and not mf.crisis:
             t = self._phrase(o, c, rescore)
             if t is not None:
                 return t
         return (o if source == "open" else c), RequestChoice(source, reason, o, c)
+
+    def _closed_supported(self, o: Transcript, c: Transcript, rescore) -> bool:
+        """Does the audio support the closed decode's phrase (scored by the open engine) at
+        least ``phrase_min`` and better than the open text?"""
+        texts = [c.text, o.text] if o.text else [c.text]
+        scores = rescore(texts)
+        return scores[0] >= self.phrase_min and (len(scores) == 1 or scores[0] > scores[1])
 
     def _phrase(self, o: Transcript, c: Transcript, rescore) -> tuple[Transcript, RequestChoice] | None:
         """N-best over the intent phrases: for an open text that gives no intent, the phrases
