@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voicecoach.errors import ConfigError, VoicecoachError
-from voicecoach.normalize import spell_out
+from voicecoach.normalize import normalize, spell_out, with_apostrophes, written
 from voicecoach.patterns import PatternHit, find, load_patterns
 
 
@@ -145,3 +145,14 @@ def test_find_never_raises(text):
     for set_name in ("thinking_traps", "core_beliefs"):
         for hit in find(set_name, text):
             assert hit.name and hit.line
+
+
+def test_one_contraction_table_read_three_ways():
+    """The matcher's short form, the recogniser's written form and the spelled-out form of the
+    same sentence agree, and a bare word that is a word of its own stays as it is."""
+    short = normalize("You're sure that's it, I'm done")
+    assert short == "youre sure thats it im done"
+    assert with_apostrophes(short) == "you're sure that's it i'm done"
+    assert spell_out(with_apostrophes(short)) == "you are sure that is it i am done"
+    assert written("i am done") == "I'm done"
+    assert with_apostrophes("we were well") == "we were well"

@@ -7,8 +7,10 @@ digits as words.
   (``patterns.yaml``) are written in this form.
 - :func:`written` — the other way, as a recogniser that writes contractions writes them
   ("i am" → "i'm"): the phrases whisper rescores.
+- :func:`with_apostrophes` — the short form with its apostrophes back ("youre" → "you're"):
+  the command forms whisper scores.
 
-The contractions of the last two are one table, :data:`CONTRACTED`.
+The contractions of the last three are one table, :data:`CONTRACTED`.
 """
 
 from __future__ import annotations
@@ -99,6 +101,18 @@ WRITTEN_BY_RECOGNISERS = ("i have", "i am", "do not", "cannot", "i will", "i wou
 """The spelled-out forms whisper writes contracted."""
 _WRITTEN = [(re.compile(r"\bcan not\b"), "can't")]
 _WRITTEN += [(re.compile(r"\b" + re.escape(s) + r"\b"), w) for w, s, _ in CONTRACTED if s in WRITTEN_BY_RECOGNISERS]
+
+
+_BARE_WORDS = frozenset({"were", "well", "hell", "shell", "wed", "shed"})
+"""Contractions without their apostrophe that are words of their own: left as they are."""
+_APOSTROPHES = {w.replace("'", ""): w for w, _, _ in CONTRACTED if w.replace("'", "") not in _BARE_WORDS}
+_APOSTROPHES["lets"] = "let's"
+
+
+def with_apostrophes(text: str) -> str:
+    """Text in the matcher's short form (:func:`normalize`: "youre", "thats") with the
+    apostrophes a recogniser writes ("you're", "that's"): command forms whisper scores."""
+    return " ".join(_APOSTROPHES.get(w, w) for w in text.split())
 
 
 def spell_out(text: str) -> str:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from voicecoach.normalize import with_apostrophes
 from voicecoach.types import AudioChunk, Transcript
 
 RESCUE_MIN = -5.0
@@ -206,13 +207,6 @@ took a non-command ("i need to bind those candidates" → "i need to go") and, a
 coach's own "out" as "thanks that's it"."""
 SPOT_FLOOR = -2.0
 
-_CONTRACTIONS = {
-    "youre": "you're", "thats": "that's", "lets": "let's", "its": "it's", "im": "i'm",
-    "dont": "don't", "cant": "can't", "didnt": "didn't", "couldnt": "couldn't", "ill": "i'll",
-    "id": "i'd", "whats": "what's", "ive": "i've", "doesnt": "doesn't", "wont": "won't",
-}
-
-
 def command_vocabulary(match: Any) -> tuple[tuple[str, str], ...]:
     """Every short form (at most :data:`SPOT_MAX_WORDS` words) of the intents acted on while the
     coach speaks or in an answer, as ``(phrase, intent)``: each intent's command phrases and the
@@ -234,7 +228,7 @@ def command_vocabulary(match: Any) -> tuple[tuple[str, str], ...]:
         for t in intent.templates:
             forms += [s for s, _ in im.grammar.sentences(t.tree, limit=400)]
         for form in forms:
-            ws = [_CONTRACTIONS.get(w, w) for w in form.lower().replace("\u2019", "'").split()]
+            ws = with_apostrophes(form.lower().replace("\u2019", "'")).split()
             if not ws or len(ws) > SPOT_MAX_WORDS or (len(ws) == 1 and ws[0] not in singles):
                 continue
             out.setdefault(" ".join(ws), name)
