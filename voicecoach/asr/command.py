@@ -92,17 +92,17 @@ class CommandRecognizer:
         o = self.open_rec.finish()
         self.heard = o
         score = getattr(self.open_rec, "score_phrases", None)
-        spotting = self.spotter is not None and score is not None
-        text = collapse_repeat(o.text) if spotting else o.text
-        if says_barge(text) and (not spotting or self._command(text) is not None):
-            return o if text == o.text else Transcript(text, o.confidence, o.words, True)
+        if self.spotter is None or score is None:
+            return o if says_barge(o.text) else (self._rescue() or o)
+        text = collapse_repeat(o.text)
         if not says_barge(text):
             rescued = self._rescue()
             if rescued is not None:
                 return rescued
-        if spotting and score is not None:
-            return self._spot(o, score)
-        return o
+        if self._command(text) is not None:
+            # Whisper's text is a command already ("one more time one more time" once).
+            return o if text == o.text else Transcript(text, o.confidence, o.words, True)
+        return self._spot(o, text, score)
 
     def _rescue(self) -> Transcript | None:
         """Whisper heard no interruption ("stop" → "start" in one voice): the grammar's own "stop"
@@ -119,17 +119,14 @@ class CommandRecognizer:
                 return Transcript(cands[best], math.exp(scores[best]), (), True)
         return None
 
-    def _spot(self, o: Transcript, score: Callable[[Sequence[str]], list[float]]) -> Transcript:
-        """Keyword spotting (docs/asr.md, "Command mode"): the command forms nearest in sound to
-        whisper's text, and the grammar's phrases, scored against the utterance as a whole; the
-        best is the result when the audio supports it nearly as well as whisper's own text."""
+    def _spot(self, o: Transcript, text: str, score: Callable[[Sequence[str]], list[float]]) -> Transcript:
+        """Keyword spotting (docs/asr.md, "Command mode"): whisper's ``text`` (``o`` read once,
+        :func:`collapse_repeat`) is no command; the command forms nearest to it in sound, and the
+        grammar's phrases, are scored against the utterance as a whole; the best is the result
+        when the audio supports it nearly as well as whisper's own text."""
         spotter, closed = self.spotter, self.closed
-        if spotter is None or closed is None or not o.text:
+        if spotter is None or closed is None or not text:
             return o  # nothing heard openly is nothing heard: the grammar's guess is not used
-        text = collapse_repeat(o.text)
-        if self._command(text) is not None:
-            # Whisper's text is a command already ("one more time one more time" once).
-            return o if text == o.text else Transcript(text, o.confidence, o.words, True)
         if len(text.split()) > SPOT_HEARD_WORDS:
             return o  # a sentence, not a short command misheard (and costly to score)
         cands = spotter.shortlist(text, (closed.text, self._barge_partial))
