@@ -11,6 +11,7 @@ denial (to the direct question). Prints the figures; exits 0.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -62,11 +63,17 @@ def evaluate(path: str, verbose: bool = False) -> dict[str, tuple[int, int]]:
 
 
 def main(argv: list[str]) -> int:
-    verbose = "-v" in argv
-    for path in [a for a in argv if a != "-v"]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+", type=Path)
+    ap.add_argument("-v", "--verbose", action="store_true", help="also print every answer read wrongly")
+    args = ap.parse_args(argv)
+    for path in args.files:
+        if not path.is_file():
+            print(f"eval_answers: {path}: no such file", file=sys.stderr)
+            return 2
         print(f"== {path}")
         total = good = 0
-        for key, (ok, n) in evaluate(path, verbose).items():
+        for key, (ok, n) in evaluate(str(path), args.verbose).items():
             print(f"{key}: {ok}/{n}")
             if ":" not in key:
                 total += n

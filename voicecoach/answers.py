@@ -117,7 +117,14 @@ _SARCASM = _rx(["yeah right", "oh sure", "sure sure", "as if", "yeah yeah", "tot
                 "oh great", "oh yeah totally", "what do you think", "like you care", "great just great",
                 "never better", "sure whatever", "fine whatever", "just peachy", "couldnt be better"])
 _QUESTION_BACK = re.compile(r"^(why|what|how|who|where|when|which|do you|does it|is it|are you|can you|"
-                            r"could you|would you|whats|hows)\b")
+                            r"could you|would you|whats|hows|do i|must i)\b")
+# A request to explain the question asks back wherever it stands: "define safe", "safe from
+# what", "depends what you mean by safe". Its safety word is quoted, not stated.
+_CLARIFY = re.compile(r"(?<![a-z])(define|definition of|explain|clarify|what do you mean|what does|"
+                      r"mean by|meaning of|from what|in what (way|sense)|how do you mean|what counts as|"
+                      r"what you mean|whats that mean|what is that supposed to mean|"
+                      r"(what|which) (kind|sort|type) of|trick question|whos asking|"
+                      r"(how|what|why|who|when)\s*$)(?![a-z])")
 # Words that state safety, and the negations that may govern them (up to three words before).
 _SAFE_WORDS = _rx(["safe", "okay", "all right", "fine", "good", "alright", "ok",
                    "out of danger", "no danger", "not going to do anything", "not going to hurt myself",
@@ -168,8 +175,15 @@ _FILLER = re.compile(r"(?<![a-z])(?:um+|uh+|er+|erm|hmm+|well|so|honestly|i mean
                      r"basically)(?![a-z])")
 _DONT_KNOW = re.compile(r"(?<![a-z])(dont (really |even )?know|not (really |totally |completely |entirely |quite )?sure|no idea|dunno|"
                         r"idk|cant say|who knows|im not certain|not certain|hard to say|no clue|cant tell|"
-                        r"dont want to (talk|say|answer|get into)|(rather|prefer) not (to )?(say|talk|answer)|"
-                        r"not telling|none of your business|dont ask|leave it|whatever)(?![a-z])")
+                        r"dont want to (talk|say|answer|get into|go there)|(rather|prefer) not (to )?(say|talk|answer|get into|go there)|"
+                        r"not telling|none of your business|dont ask|leave it|whatever|"
+                        # a refusal to answer is not an answer: "can we not go there", "let's move on"
+                        r"(can we|could we|lets|let us) (not|skip|move on|change|talk about something)|"
+                        r"skip (this|that|the question|it)|next question|change the subject|"
+                        r"something else|move on|(do|must) i (have to|need to) answer|ask me later|"
+                        r"^(skip|pass)( (it|this|that|on (it|this|that))( one| question)?)?( please)?$|"
+                        r"(not|dont|wont|never) (going to |gonna |want to |wanna )?(answer|discuss|share)|"
+                        r"not (something|anything) i (want|wanna|need) to)(?![a-z])")
 # Words to a friend: a critic's voice, and a kind one.
 _UNKIND = _rx(["stop being", "so dramatic", "dramatic", "get over it", "get over yourself", "man up",
                "toughen up", "grow up", "suck it up", "pathetic", "stupid", "idiot", "dumb", "loser",
@@ -243,7 +257,7 @@ def _scoped_hits(rx: re.Pattern[str], clean: str, negators: set[str] | frozenset
 
 
 def _is_question(text: str, clean: str) -> bool:
-    return text.strip().endswith("?") or bool(_QUESTION_BACK.match(clean))
+    return text.strip().endswith("?") or bool(_QUESTION_BACK.match(clean) or _CLARIFY.search(clean))
 
 
 def read_yes_no(text: str) -> Reading:
@@ -344,7 +358,8 @@ def read_safety(text: str) -> Reading:
         return Reading("safe", True, "a safety word")
     words = flat.split()
     polite = " ".join(_POLITE.sub(" ", flat).split())
-    formal = _FORMAL_YES.fullmatch(flat) or (polite and _FORMAL_YES.fullmatch(polite))
+    formal = (_FORMAL_YES.fullmatch(flat) or (polite and _FORMAL_YES.fullmatch(polite))
+              or (len(words) > 1 and words[-1] == "yes" and _FORMAL_YES.fullmatch(" ".join(words[:-1]))))
     if formal or (words and words[0] == "yes" and not _CASUAL_YES.fullmatch(flat)):
         return Reading("safe", True, "yes")
     return Reading("unsure", False, "no clear statement of safety")
