@@ -181,7 +181,7 @@ _DONT_KNOW = re.compile(r"(?<![a-z])(dont (really |even )?know|not (really |tota
                         r"(can we|could we|lets|let us) (not|skip|move on|change|talk about something)|"
                         r"skip (this|that|the question|it)|next question|change the subject|"
                         r"something else|move on|(do|must) i (have to|need to) answer|ask me later|"
-                        r"^(skip|pass)( (it|this|that|on (it|this|that))( one| question)?)?( please)?$|"
+                        r"^(skip|pass)( please)?$|pass on (it|this|that)|"
                         r"(not|dont|wont|never) (going to |gonna |want to |wanna )?(answer|discuss|share)|"
                         r"not (something|anything) i (want|wanna|need) to)(?![a-z])")
 # Words to a friend: a critic's voice, and a kind one.
