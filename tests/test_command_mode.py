@@ -4,6 +4,7 @@ every "stop" form is stop, and speech that is not a command is never taken as on
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -114,6 +115,10 @@ def test_a_form_is_scored_as_the_whole_utterance(speech, clips):
         rec, _ = _heard(speech, clips[(fam, "please stop")])
         full, prefix, longer = rec.open_rec.score_phrases(["please stop", "please", "please stop talking"])
         assert full > prefix and full > longer, (fam, full, prefix, longer)
+        # Every text gets a score, however long (a decode cut short left longer ones at -inf).
+        assert all(math.isfinite(s) for s in (full, prefix, longer)), (fam, full, prefix, longer)
+        heard = rec.heard.text
+        assert math.isfinite(rec.open_rec.score_phrases([heard + " " + heard])[0]), heard
 
 
 def test_spotting_carries_nothing_from_one_utterance_to_the_next(speech, clips):

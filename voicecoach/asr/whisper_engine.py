@@ -198,7 +198,9 @@ class WhisperEngine:
             batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(arr, len(toks), axis=0)))
             res = self.model.model.generate(
                 batch, [start + t for t in toks], beam_size=1, return_logits_vocab=True,
-                max_length=len(start) + max(map(len, toks)) + 2, suppress_blank=False, suppress_tokens=[],
+                # The forced tokens count twice against max_length (as prompt and as steps):
+                # with less, a text of three tokens or more lost its last rows and scored -inf.
+                max_length=len(start) + 2 * max(map(len, toks)) + 2, suppress_blank=False, suppress_tokens=[],
             )
         out = []
         for t, r in zip(toks, res, strict=True):
