@@ -36,6 +36,11 @@ please" as "stop please" at -6.6, "louder please" as "bye" at -7.6. Longer phras
 their tokens with other sentences: the grammar's "i want to stop" for "i went to the shop"
 scored -4.3."""
 RESCUE_WORDS = 2
+RESCUE_INTENTS = ("stop", "pause")
+"""The interruptions the rescue may restore. Not goodbye: it ends the session, and the grammar
+forces a short utterance onto "bye" more than onto anything else; every "bye" it proposed on the
+corpus was another command ("more please", "louder please", "one more time"), and none was a
+goodbye whisper had missed."""
 RESCUE_HEARD_WORDS = 5
 """Longest text of whisper's (read once, :func:`collapse_repeat`) that may be a short
 interruption misheard ("can solve it can solve" for "cancel"); a sentence is not."""
@@ -121,7 +126,7 @@ class CommandRecognizer:
             return None
         closed = self.closed
         cands = [t for t in dict.fromkeys((closed.text if closed else "", self._barge_partial))
-                 if t and says_barge(t) and len(t.split()) <= RESCUE_WORDS]
+                 if t and any(says_barge(t, i) for i in RESCUE_INTENTS) and len(t.split()) <= RESCUE_WORDS]
         rescore = getattr(self.open_rec, "rescore", None)
         if cands and rescore is not None:
             scores = rescore(cands)
