@@ -69,6 +69,9 @@ class Transcript:
     words: tuple[Word, ...] = ()
     final: bool = True
     """False for a partial result while the person is still speaking."""
+    alternatives: tuple[str, ...] = ()
+    """Other readings of the same audio the decoder kept (its beam), best first; engines
+    without an n-best list leave it empty."""
 
 
 @dataclass(frozen=True)

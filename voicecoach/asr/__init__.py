@@ -281,6 +281,7 @@ class RequestRecognizer:
         if o.text and self.matcher(o.text).crisis:
             return o, RequestChoice("open", "open text is a crisis statement", o, c)
         heard = [c.text] if c.text and self.matcher(c.text).crisis else []
+        heard += [a for a in o.alternatives if self.matcher(a).crisis]
         cands = list(dict.fromkeys(heard + near_phrases(o.text, self.crisis_phrases)))
         if cands:
             t = self._rescored(cands, rescore, o, c, "")
@@ -301,7 +302,8 @@ class RequestRecognizer:
         if o2 is not None:
             if o2.text and self.matcher(o2.text).crisis:
                 return o2, RequestChoice("second", "the 30-s window heard a crisis statement", o, c)
-            more = near_phrases(o2.text, self.crisis_phrases)
+            more = [a for a in o2.alternatives if self.matcher(a).crisis]
+            more += near_phrases(o2.text, self.crisis_phrases)
             if cands or more:
                 t = self._rescored(list(dict.fromkeys(cands + more)), rescore, o, c,
                                    " on the 30-s window")

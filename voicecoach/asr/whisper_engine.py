@@ -153,18 +153,21 @@ class WhisperEngine:
         with self._lock:
             enc = self._encode(x, window)
             res = self.model.model.generate(
-                enc, [start], beam_size=BEAM_SIZE, return_scores=True,
+                enc, [start], beam_size=BEAM_SIZE, num_hypotheses=BEAM_SIZE, return_scores=True,
                 return_no_speech_prob=True, max_length=len(start) + cap, suppress_blank=True,
                 suppress_tokens=[-1], no_repeat_ngram_size=NO_REPEAT_NGRAM,
             )[0]
-        ids = [t for t in res.sequences_ids[0] if t < self.tokenizer.eot]
+        texts = [normalize(self.tokenizer.decode([t for t in seq if t < self.tokenizer.eot]))
+                 for seq in res.sequences_ids]
         score = float(res.scores[0]) if res.scores else -10.0
         if res.no_speech_prob > 0.6 and score < -1.0:
             return Transcript("", 0.0, (), True), enc
-        text = normalize(self.tokenizer.decode(ids))
-        if not text:
+        if not texts or not texts[0]:
             return Transcript("", 0.0, (), True), enc
-        return Transcript(text, max(0.0, min(1.0, math.exp(score))), (), True), enc
+        # The beam's other hypotheses cost nothing more: the request decision screens them for
+        # a crisis statement the best one lost ("i want to die" read as "i want to dine").
+        alts = tuple(t for t in dict.fromkeys(texts[1:]) if t and t != texts[0])
+        return Transcript(texts[0], max(0.0, min(1.0, math.exp(score))), (), True, alts), enc
 
     def rescore(self, enc, texts: Sequence[str]) -> list[float]:
         """Mean token log-probability of each text given the encoded audio: how well the audio
