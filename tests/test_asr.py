@@ -124,6 +124,17 @@ def test_whisper_returns_nothing_for_silence_and_buffers_until_finish(whisper):
     assert rec.finish().text == ""
 
 
+
+def test_whisper_keeps_its_beams_other_readings(whisper, asr_wavs):  # noqa: F811
+    """The decoder's second hypothesis comes with the best one (the request decision screens it
+    for a crisis statement): distinct from the text, never empty, and for some clip present."""
+    alts = []
+    for item in asr_wavs.select("dictation", noise=False):
+        tr = _decode(whisper, asr_wavs.path(item), "dictation")
+        assert all(a and a != tr.text for a in tr.alternatives), (tr.text, tr.alternatives)
+        alts += tr.alternatives
+    assert alts
+
 # --- the default engine: requests and crisis statements -------------------------------------
 
 @pytest.fixture(scope="module")
