@@ -165,7 +165,8 @@ class WhisperEngine:
         if not texts or not texts[0]:
             return Transcript("", 0.0, (), True), enc
         # The beam's other hypotheses cost nothing more: the request decision screens them for
-        # a crisis statement the best one lost ("i want to die" read as "i want to dine").
+        # a crisis statement the best one lost ("i wrote a goodbye letter" read as "i wrote a
+        # good by letter", with "goodbye" in the second reading).
         alts = tuple(t for t in dict.fromkeys(texts[1:]) if t and t != texts[0])
         return Transcript(texts[0], max(0.0, min(1.0, math.exp(score))), (), True, alts), enc
 
@@ -201,8 +202,9 @@ class WhisperEngine:
             batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(arr, len(toks), axis=0)))
             res = self.model.model.generate(
                 batch, [start + t for t in toks], beam_size=1, return_logits_vocab=True,
-                # The forced tokens count twice against max_length (as prompt and as steps):
-                # with less, a text of three tokens or more lost its last rows and scored -inf.
+                # Measured: a row of logits for every forced token and the end of text needs
+                # max_length >= start + 2 x the forced tokens; with less, a text of three
+                # tokens or more lost its last rows and scored -inf.
                 max_length=len(start) + 2 * max(map(len, toks)) + 2, suppress_blank=False, suppress_tokens=[],
             )
         out = []
