@@ -266,7 +266,6 @@ class IntentMatcher:
                 slots = {"ask_directly": True, "category": "semantic", "matched": f"{sim:.2f}"}
                 return IntentMatch("crisis_check", round(sim, 3), slots, best="crisis_check", text=text)
         best = scored[0]
-        {s.name: s for s in scored}
         chosen = best
         if expecting_answer:
             cmd = self._command_in_answer(clean, scored)
