@@ -31,10 +31,10 @@ corpus (docs/benchmarks.md), spoken interruptions misheard that way scored -1.3 
 above -4.5). The same clip can score differently on another install: the test suite's Festival
 "stop" written "start", rescued at -5.0 before, scored -5.3 with CTranslate2 4.8.5. The grammar's
 phrases on the coach's own short sentences scored -9.9 or lower; on its long ones (whisper hears
-many words) as high as -6.1, which the length check rules out. The nearest wrong rescues of a person's command: "softer
-please" as "stop please" at -6.6, "louder please" as "bye" at -7.6. Longer phrases share most of
-their tokens with other sentences: the grammar's "i want to stop" for "i went to the shop"
-scored -4.3."""
+many words) as high as -6.1, which the length check rules out. The nearest wrong rescues of a
+person's command: "softer please" as "stop please" at -6.6, "louder please" as "bye" at -7.6.
+Longer phrases share most of their tokens with other sentences: the grammar's "i want to stop"
+for "i went to the shop" scored -4.3."""
 RESCUE_WORDS = 2
 RESCUE_INTENTS = ("stop", "pause")
 """The interruptions the rescue may restore. Not goodbye: it ends the session, and the grammar
