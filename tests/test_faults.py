@@ -324,7 +324,14 @@ def test_a_wrongly_typed_config_value_is_one_line_naming_file_key_and_line(voice
 def _popen(*args: str, home: Path) -> subprocess.Popen:
     env = dict(os.environ, VOICECOACH_HOME=str(home))
     return subprocess.Popen([sys.executable, "-m", "voicecoach", *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_as_from_a_terminal)
+
+
+def _as_from_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a suite started in the background (``cmd &``, nohup)
+    hands its children SIGINT ignored, and a command started that way rightly ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_ctrl_c_in_chat_mid_session_keeps_the_answers_given(voicecoach_home):
