@@ -21,7 +21,9 @@ partial result the way the loop barges in: the same sure match twice in a row).
 
 ``requests``: request and crisis clips through request mode at each whisper window: intent
 accuracy (intent of the transcript = intent of the sentence as written, so the typed path's own
-misses do not count against listening), crisis recall, median decode time, and the raw
+misses do not count against listening), crisis recall (heard as ``crisis``), the crisis statements
+the coach at least asks about (``crisis`` or ``crisis_check``), the requests it takes for a crisis
+or asks about (false alarms), median decode time, and the raw
 30-s-window whisper decode of the same clips (faster-whisper ``transcribe``) as a floor.
 
 The held-out family (flite) is never used to choose anything; it is reported beside the others.
@@ -42,6 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BARGE = {"stop", "pause", "goodbye"}
+FLAGGED = {"crisis", "crisis_check"}
+"""What the coach does not let pass: the crisis answer, or the direct question ("are you thinking
+about ending your life?") that crisis_check asks (scripts/eval_safety.py counts the same)."""
 WHILE_SPEAKING = {"stop", "pause", "resume", "skip", "repeat", "slower", "faster", "louder",
                   "quieter", "goodbye"}
 
@@ -194,6 +199,9 @@ def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float 
             if row["kind"] == "crisis":
                 r["crisis_n"] += expected == "crisis"
                 r["crisis_ok"] += expected == "crisis" and got == "crisis"
+                r["flag_ok"] += expected == "crisis" and got in FLAGGED
+            elif expected not in FLAGGED:
+                r["false_flag"] += got in FLAGGED
             if got != expected:
                 misses.append(f"{row['family']}: {row['text']!r} -> {tr.text!r} ({got} != {expected}) [{row['voice']}]")
     finally:
@@ -291,11 +299,13 @@ def main() -> int:
             note = f"median decode {out['time'] * 1000:.0f} ms, 30-s second opinion on {out['second']} of {len(rows)}"
             print(f"\n== requests, window {label}: {note}; load average {os.getloadavg()[0]:.1f}")
             md += [f"Request mode, window {label} ({note}):", "",
-                   "| family | requests | crisis statements (intent) | crisis recall |", "|---|---|---|---|"]
+                   "| family | requests | crisis statements (intent) | crisis recall | crisis or asked directly | requests taken for a crisis or asked about |",
+                   "|---|---|---|---|---|---|"]
             for f in fams:
                 q, c = res[(f, "request")], res[(f, "crisis")]
                 line = (f"| {f}{' (held out)' if f == 'flite' else ''} | {pct(q['ok'], q['n'])} | "
-                        f"{pct(c['ok'], c['n'])} | {pct(c['crisis_ok'], c['crisis_n'])} |")
+                        f"{pct(c['ok'], c['n'])} | {pct(c['crisis_ok'], c['crisis_n'])} | "
+                        f"{pct(c['flag_ok'], c['crisis_n'])} | {pct(q['false_flag'], q['n'])} |")
                 print(line)
                 md.append(line)
             md.append("")
