@@ -15,8 +15,10 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from voicecoach.errors import VoicecoachError
 
@@ -99,6 +101,23 @@ def models_dirs(home: Path) -> list[Path]:
     if co is not None and co not in dirs:
         dirs.append(co)
     return dirs
+
+
+def model_candidates(configured: str | None, env_var: str, home: Path, accept: Callable[[Path], bool],
+                     key: Callable[[Path], Any] | None = None) -> list[Path]:
+    """Model directories to consider, in order of preference: the one the config names, the one
+    the environment variable ``env_var`` names, then the entries of each models directory
+    (:func:`models_dirs`) that ``accept`` takes, sorted by ``key``."""
+    out: list[Path] = []
+    if configured:
+        out.append(Path(configured).expanduser())
+    env = os.environ.get(env_var)
+    if env:
+        out.append(Path(env).expanduser())
+    for d in models_dirs(home):
+        if d.is_dir():
+            out.extend(sorted((p for p in d.iterdir() if accept(p)), key=key))
+    return out
 
 
 _LANG_WORDS = {

@@ -32,19 +32,11 @@ NO_UNK_CONFIDENCE = 0.5
 
 def candidate_paths(config) -> list[Path]:
     """Vosk model directories to consider, in order of preference."""
-    from voicecoach.models import model_kind, models_dirs
+    from voicecoach.models import model_candidates, model_kind
 
-    out: list[Path] = []
-    if getattr(config.asr, "vosk_model", None):
-        out.append(Path(config.asr.vosk_model).expanduser())
-    env = os.environ.get("VOICECOACH_VOSK_MODEL")
-    if env:
-        out.append(Path(env).expanduser())
-    for d in models_dirs(config.home):
-        if d.is_dir():
-            out.extend(sorted((p for p in d.iterdir() if p.is_dir() and model_kind(p) == "vosk"),
-                              key=lambda p: ("small" not in p.name, p.name)))
-    return out
+    return model_candidates(getattr(config.asr, "vosk_model", None), "VOICECOACH_VOSK_MODEL", config.home,
+                            lambda p: p.is_dir() and model_kind(p) == "vosk",
+                            key=lambda p: ("small" not in p.name, p.name))
 
 
 def find_model(config) -> tuple[Path, str | None]:

@@ -60,18 +60,11 @@ DOMAIN_PROMPT = "Breathe. Ground me. Help me reframe this thought."
 
 def find_model(config) -> Path:
     """The CTranslate2 Whisper model directory to use; EngineUnavailable says how to get one."""
-    from voicecoach.models import models_dirs
+    from voicecoach.models import model_candidates
 
     tried: list[str] = []
-    candidates: list[Path] = []
-    if getattr(config.asr, "whisper_model", None):
-        candidates.append(Path(config.asr.whisper_model).expanduser())
-    env = os.environ.get("VOICECOACH_WHISPER_MODEL")
-    if env:
-        candidates.append(Path(env).expanduser())
-    for d in models_dirs(config.home):
-        if d.is_dir():
-            candidates.extend(sorted(p for p in d.iterdir() if p.name.lower().startswith(("whisper", "faster-whisper"))))
+    candidates = model_candidates(getattr(config.asr, "whisper_model", None), "VOICECOACH_WHISPER_MODEL",
+                                  config.home, lambda p: p.name.lower().startswith(("whisper", "faster-whisper")))
     for c in candidates:
         if (c / "model.bin").is_file():
             return c
