@@ -40,8 +40,8 @@ MIN_WINDOW = {"command": 5, "request": 5, "dictation": 30}
 ``MARGIN``): on the many-voice corpus and the test fixtures the short windows hear requests and
 crisis statements as well as 30 s, in a fraction of the time, once request mode (voicecoach.asr
 ``RequestRecognizer``) decodes again on 30 s where that can change the decision (no intent, a
-crisis-like text, a crisis phrase like it, disagreement with a confident grammar decode) and
-scores the intent phrases like a text that gives no intent (docs/asr.md, "Whisper's window")."""
+crisis-like text, a crisis phrase like it) and scores the intent phrases like a text that gives
+no intent (docs/asr.md, "Whisper's window")."""
 MARGIN = 1.0
 """Seconds of padding an utterance keeps inside its window."""
 MAX_TOKENS = 200
