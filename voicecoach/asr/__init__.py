@@ -331,8 +331,10 @@ class RequestRecognizer:
         much as the open text's (scored by the open engine)? The grammar is sure of some phrase
         for almost any speech ("thank you goodbye", "not really"); those phrases score far below
         the open text and are no reason for a second opinion (docs/asr.md, "Whisper's window")."""
-        mc = self.matcher(c.text) if c.text else None
-        if mc is None or mc.name is None or mc.name == mo.name or c.confidence < self.closed_min:
+        if self.matcher is None or not c.text or c.confidence < self.closed_min:
+            return False
+        mc = self.matcher(c.text)
+        if mc.name is None or mc.name == mo.name:
             return False
         scores = rescore([c.text, o.text])
         return scores[0] >= scores[1] - DISPUTE_MARGIN
