@@ -10,15 +10,13 @@ reference is what its stream actually sent out, and when (:class:`PlayedReferenc
 
 Cancellers (one interface: ``process(near, far) -> cleaned``, 16 kHz int16, whole 10 ms frames):
 
-- ``webrtc``: WebRTC's AEC3 from the ``pywebrtc-audio`` wheel (the default; it models the echo
-  path, handles double talk, and suppresses the residual).
+- ``webrtc``: WebRTC's AEC3 (``pywebrtc-audio``; the default: echo path, double talk, residual).
 - ``speex``: speexdsp's MDF canceller and residual echo suppressor from Debian's ``libspeexdsp``.
 - ``nlms``: a partitioned-block frequency-domain NLMS filter in NumPy (always available; weaker).
 
 ``auto`` takes the first that loads and says so when it is not ``webrtc``. :class:`RoomEcho`
-simulates a room for file inputs (``voicecoach listen --echo-gain-db/--echo-delay-ms``): it adds
-the played audio at a gain and delay, with a short reverb, before the echo path, exactly as a
-microphone would pick it up.
+simulates a room for file inputs (``listen --echo-gain-db/--echo-delay-ms``): the played audio
+at a gain and delay, with a short reverb, added before the echo path as a microphone hears it.
 """
 
 from __future__ import annotations
@@ -72,15 +70,17 @@ AEC3's suppressor takes the person's "s" and "t", and little of the coach's echo
 """Frames (10 ms) the linear output is kept after the person was last heard."""
 SPLIT_TAPS = 63
 LOOKBACK = 10
-"""Frames (10 ms) the output runs behind with AEC3, so a word's first sound is kept whole."""
+"""Frames (10 ms) the output runs behind with AEC3 while the coach's voice may be in the room,
+so a word's first sound is kept whole (the double-talk choice is made for the frames behind)."""
+IDLE_FRAMES = 60
+"""Frames with nothing played (aligned) after which none is held back: the person reaches the ear sooner."""
 LIN_CLEAR = 10.0
 """In double talk, a frame whose linear output is this much louder than the linear canceller's
 residual echo (the 90th percentile of its output while only the coach was heard) is passed as
 the linear output whole (dB): the person's voice there is well clear of the echo, and AEC3's
 suppressor would take 20-30 dB off a soft person's vowels."""
 RESIDUAL_FRAMES = 300
-"""Frames (10 ms) of the linear output, with only the coach heard, that its residual is
-measured over."""
+"""Frames (10 ms) of the linear output, with only the coach heard, to measure its residual over."""
 CHOICES = ("auto", "webrtc", "speex", "nlms", "off")
 
 Reference = Callable[[float, int], np.ndarray]
@@ -97,11 +97,11 @@ class Canceller(Protocol):
 
 
 class WebRtcCanceller:
-    """WebRTC AEC3 (``pywebrtc-audio``)."""
+    """WebRTC AEC3 (``pywebrtc-audio``). Its residual suppressor (``suppresses``) also takes
+    parts of the person's words in double talk."""
 
     name = "webrtc"
     suppresses = True
-    """Its residual suppressor also takes parts of the person's words in double talk."""
 
     def __init__(self) -> None:
         try:
@@ -237,7 +237,6 @@ def make_canceller(kind: str = "auto") -> tuple[Canceller | None, str | None]:
         return c, note
     raise EngineUnavailable("no echo canceller could be loaded")  # nlms needs only numpy
 
-
 # --------------------------------------------------------------------------- delay
 
 
@@ -313,6 +312,7 @@ class EchoPath:
         self._hits = 0
         self._clear = 0
         self._loud = 0
+        self._idle = 0
         self._high = _highpass(SPLIT_HZ, SPLIT_TAPS)
         self._lin_tail = np.zeros(SPLIT_TAPS - 1)
         self._sup_tail = np.zeros((SPLIT_TAPS - 1) // 2)
@@ -389,7 +389,7 @@ class EchoPath:
         canceller alone leaves too much of the coach's voice for recognition. Where AEC3's output
         shows someone talking, pass its output below SPLIT_HZ plus the linear output above it,
         which keeps the words whole: from LOOKBACK before they are first heard (the output runs
-        that much behind) to HANGOVER after they were last heard."""
+        that much behind, except after IDLE_FRAMES with nothing played) to HANGOVER after."""
         late, both, whole = self._split(suppressed, linear)
         for i in range(0, len(suppressed), FRAME):
             a, b = late[i : i + FRAME], both[i : i + FRAME]
@@ -398,6 +398,7 @@ class EchoPath:
             # The microphone far louder than the coach's voice has ever come back: someone
             # talking, even when AEC3 (with next to no echo to learn from) holds it down.
             mic_db, far_db = _rms_db(mic[i : i + FRAME]), _rms_db(far[i : i + FRAME])
+            self._idle = 0 if far_db > -50.0 else self._idle + 1
             loud = bare = False
             if far_db > -50.0:
                 if len(self._coupling) >= 50:
@@ -425,7 +426,8 @@ class EchoPath:
             self._open = max(0, self._open - 1)
             self._loud = max(0, self._loud - 1)
         out = []
-        while len(self._line) > LOOKBACK:
+        behind = 0 if self._idle >= IDLE_FRAMES else LOOKBACK
+        while len(self._line) > behind:
             a, b, use, loud_, lin, clear_ = self._line.popleft()
             out.append(lin if loud_ or (use and clear_) else b if use else a)
         return np.concatenate(out) if out else np.zeros(0, np.int16)
@@ -501,12 +503,10 @@ def _rms_db(x: np.ndarray) -> float:
 
 
 class PlayedReference:
-    """The reference from what a speaker's stream actually sent out (its ``tap``: monotonic
-    time at the speaker, chunk, first sample, count at the stream's ``rate``), on the session
-    clock ``clock`` (which runs with ``time.monotonic``). A busy machine makes the output
-    callback late now and then; each time, everything after it plays later than the cue was
-    started, and the delay a canceller must follow would keep growing. ``to_16k(chunk)`` gives
-    a chunk's samples at 16 kHz. Falls back to ``fallback`` when nothing is in the tap."""
+    """The reference from what a speaker's stream actually sent out (its ``tap``: monotonic time,
+    chunk, first sample, count at its ``rate``) on the session ``clock`` (``time.monotonic``): a
+    late output callback makes all after it play later than planned, and the delay a canceller
+    follows would keep growing. ``to_16k(chunk)``: 16 kHz samples; ``fallback`` if no tap."""
 
     def __init__(self, speaker, clock: Callable[[], float], to_16k: Callable, fallback: Reference):
         self.speaker = speaker
