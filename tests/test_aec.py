@@ -318,3 +318,34 @@ def test_every_speech_frame_of_a_short_word_over_the_coach_counts_as_the_person(
     first = next(k for k in range(len(frames)) if all(frames[k : k + ep.start_frames]))
     voiced = sum(frames[first : first + int((h.end - h.start) / 0.03) + 1])
     assert h.over_coach and h.person == voiced and h.person >= MIN_PERSON, (h, voiced)
+
+
+def test_with_nothing_played_the_cleaned_signal_is_on_time():
+    """The double-talk look-back holds AEC3's output LOOKBACK frames behind only while the coach's
+    voice may be in the room: after IDLE_FRAMES with nothing played, the end of the person's
+    words comes out of the chunk it went in with, so it reaches the endpointer at once; when
+    the coach speaks again the output falls behind by the look-back once more."""
+    try:
+        canceller = aec.WebRtcCanceller()
+    except aec.EngineUnavailable:
+        pytest.skip("pywebrtc-audio is not installed")
+    played = np.zeros(16000 * 4, np.int16)
+    played[int(2.5 * 16000) :] = _speech(1.5, seed=3)
+    path = aec.EchoPath(aec.array_reference(played), canceller)
+    word = _speech(0.5, seed=4)
+    mic = np.zeros(16000 * 4, np.int16)
+    mic[16000 : 16000 + len(word)] = word  # the person, with nothing played for a second before
+    outs, ahead = [], []
+    for i in range(0, len(mic), 480):
+        outs.append(path.process(mic[i : i + 480], (i + 480) / 16000))
+        ahead.append(sum(map(len, outs)) - (i + 480))  # samples out minus samples in
+    lookback = aec.LOOKBACK * aec.FRAME
+    at = lambda t: ahead[int(t * 16000) // 480 - 1]  # noqa: E731
+    assert at(1.2) - at(0.3) == lookback  # caught up once the room is known to be quiet
+    assert at(3.5) - at(1.6) == -lookback  # the coach speaking: behind by the look-back again
+    end_in = 16000 + int(np.flatnonzero(np.abs(word) > 300)[-1])
+    out = np.concatenate(outs)
+    loud = np.flatnonzero(np.abs(out[: int(2.4 * 16000)]) > 300)
+    end_out = int(loud[-1])  # the word's end in the output (after the look-back's first zeros)
+    came_with = next(k for k in range(len(outs)) if sum(map(len, outs[: k + 1])) > end_out)
+    assert came_with <= end_in // 480 + 1  # the next chunk at most: the split filter's 31 samples
