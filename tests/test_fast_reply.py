@@ -154,3 +154,35 @@ def test_a_reply_that_starts_a_script_waits_on_no_synthesis(tmp_path):
             assert not misses, (said, misses)
     finally:
         voice.close()
+
+
+def test_the_coachs_own_lines_wait_on_no_synthesis(tmp_path):
+    """The coach's fixed lines (help, goodbye, the direct question about safety) are made before
+    a live session: answering "help" or a worrying statement asks the voice for nothing new."""
+    from voicecoach.coach import FIXED_LINES, Coach
+    from voicecoach.cue_plan import warm_lines
+    from voicecoach.intents import load_matcher
+    from voicecoach.scripts import Library
+    from voicecoach.tts.base import clean
+    from voicecoach.tts.espeak import EspeakVoice
+
+    library = Library.load()
+    voice = EspeakVoice(160, 0.9)
+    try:
+        misses: list[str] = []
+
+        def length(text, settings):
+            if (clean(text), settings) not in voice.cache:
+                misses.append(text)
+            return voice.synthesize(text, settings).seconds
+
+        matcher = load_matcher(tmp_path / "home")
+        for said in ("what can you do", "what's the point", "bye"):
+            coach = Coach(library, length, matcher=matcher)
+            warm_lines(voice, FIXED_LINES, coach.base_voice, root=tmp_path)
+            coach.begin(0.0, None)
+            misses.clear()
+            assert coach.hear(1.0, said), said
+            assert not misses, (said, misses)
+    finally:
+        voice.close()

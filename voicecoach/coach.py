@@ -72,6 +72,9 @@ GOODBYE = "Take care of yourself. I'm here whenever you need me."
 WELCOME = "You're welcome. I'm here whenever you need me."
 HELP_IDLE = ("You can say things like: I'm anxious. Help me breathe. Ground me. I can't sleep. "
              "Help me reframe a thought. Or: I want to text him again.")
+FIXED_LINES = (ASK_DIRECTLY, ASK_BACK, THANKS_SAFE, THANKS_DIRECT, GOODBYE, WELCOME, HELP_IDLE)
+"""The coach's own lines that need no filling in: synthesised before a live session
+(:func:`voicecoach.cue_plan.warm_lines`), so none waits on the synthesiser when it is said."""
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,14 @@ def make_coach(config: Config, library: Library, voice: Any, *, journal: Any = N
         matcher.warm_up()
     if warm:
         warm_cues(voice, list(library.scripts.values()))
-    return Coach(library, length, matcher=matcher, journal=journal, region=config.region,
-                 answer_timeout=answer_timeout, home=config.home if home else None)
+    coach = Coach(library, length, matcher=matcher, journal=journal, region=config.region,
+                  answer_timeout=answer_timeout, home=config.home if home else None)
+    if warm:
+        from voicecoach.coach import FIXED_LINES
+        from voicecoach.cue_plan import warm_lines
+
+        warm_lines(voice, FIXED_LINES, coach.base_voice)
+    return coach
 
 
 def warm_cues(voice: Any, scripts: list[Any]) -> Any:
