@@ -129,3 +129,16 @@ def test_spotting_carries_nothing_from_one_utterance_to_the_next(speech, clips):
     assert again.text == first
     rec.start()
     assert rec.heard is None and rec.spotted == ""
+
+
+def test_the_commonest_stop_forms_are_scored_whatever_was_heard(speech, matcher):
+    """A misheard "stop" is often nothing like it in sound ("it's time it's tough", "matching up"
+    for "that's enough"): the interruption's commonest forms are on every shortlist, so the audio
+    decides, not the spelling of the mishearing."""
+    from voicecoach.asr.command import ALWAYS_SCORED
+
+    rec = speech.recognizer("command")
+    for heard in ("matching up", "it's time it's tough it was tough", "have a lovely evening"):
+        short = rec.spotter.shortlist(heard)
+        assert set(ALWAYS_SCORED) <= set(short), (heard, short)
+    assert all(rec.spotter.intent[f] == "stop" for f in ALWAYS_SCORED)
