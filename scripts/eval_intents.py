@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold", action="store_true", help="an empty cache: encode the exemplars anew")
     args = ap.parse_args(argv)
     files = args.files or sorted((ROOT / "tests" / "sentences").glob("*.yaml"))
+    for f in files:
+        if not f.is_file():
+            print(f"eval_intents: {f}: no such file", file=sys.stderr)
+            return 2
     if args.cold:
         os.environ["VOICECOACH_CACHE"] = tempfile.mkdtemp(prefix="voicecoach-eval-cache-")
     t0 = time.perf_counter()

@@ -27,6 +27,13 @@ def flagged(m) -> bool:
 
 
 def main(paths: list[str]) -> int:
+    if not paths or paths[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if paths else 2
+    for path in paths:
+        if not Path(path).is_file():
+            print(f"eval_safety: {path}: no such file", file=sys.stderr)
+            return 2
     matcher = load_matcher()
     control = matcher.acting("control")
     for path in paths:
