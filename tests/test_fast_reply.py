@@ -160,7 +160,7 @@ def test_the_coachs_own_lines_wait_on_no_synthesis(tmp_path):
     """The coach's fixed lines (help, goodbye, the direct question about safety) are made before
     a live session: answering "help" or a worrying statement asks the voice for nothing new."""
     from voicecoach.coach import FIXED_LINES, Coach
-    from voicecoach.cue_plan import warm_lines
+    from voicecoach.cue_plan import warm
     from voicecoach.intents import load_matcher
     from voicecoach.scripts import Library
     from voicecoach.tts.base import clean
@@ -179,7 +179,7 @@ def test_the_coachs_own_lines_wait_on_no_synthesis(tmp_path):
         matcher = load_matcher(tmp_path / "home")
         for said in ("what can you do", "what's the point", "bye"):
             coach = Coach(library, length, matcher=matcher)
-            warm_lines(voice, FIXED_LINES, coach.base_voice, root=tmp_path)
+            warm(voice, [], coach.base_voice, root=tmp_path, lines=FIXED_LINES)
             coach.begin(0.0, None)
             misses.clear()
             assert coach.hear(1.0, said), said

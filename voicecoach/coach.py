@@ -74,7 +74,7 @@ HELP_IDLE = ("You can say things like: I'm anxious. Help me breathe. Ground me. 
              "Help me reframe a thought. Or: I want to text him again.")
 FIXED_LINES = (ASK_DIRECTLY, ASK_BACK, THANKS_SAFE, THANKS_DIRECT, GOODBYE, WELCOME, HELP_IDLE)
 """The coach's own lines that need no filling in: synthesised before a live session
-(:func:`voicecoach.cue_plan.warm_lines`), so none waits on the synthesiser when it is said."""
+(:func:`voicecoach.cue_plan.warm`), so none waits on the synthesiser when it is said."""
 
 
 @dataclass(frozen=True)

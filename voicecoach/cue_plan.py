@@ -84,22 +84,10 @@ def opening_cues(script: Any, length: Callable[[str, VoiceSettings], float],
     return asked
 
 
-def warm_lines(voice: Any, lines: tuple[str, ...], settings: VoiceSettings, root: Path | None = None) -> DiskCues:
-    """Warm ``voice`` with the coach's own fixed ``lines`` (from disk, or made and stored), as
-    :func:`warm` does for the scripts' cues."""
-    disk = DiskCues(getattr(voice, "inner", voice), root)
-    if disk.voice.name == "silent":
-        return disk
-    for text in lines:
-        try:
-            disk.chunk(text, settings)
-        except VoicecoachError as exc:
-            disk.failed.append(f"{text[:40]}: {exc}")  # said (or printed) when it comes
-    return disk
-
-
-def warm(voice: Any, scripts: list[Any], base: VoiceSettings | None = None, root: Path | None = None) -> DiskCues:
-    """Warm ``voice`` with the fixed cues of ``scripts`` (from disk, or made and stored)."""
+def warm(voice: Any, scripts: list[Any], base: VoiceSettings | None = None, root: Path | None = None,
+         lines: tuple[str, ...] = ()) -> DiskCues:
+    """Warm ``voice`` with the fixed cues of ``scripts`` and the coach's own fixed ``lines`` (said
+    with ``base``), from disk, or made and stored."""
     disk = DiskCues(getattr(voice, "inner", voice), root)
     if disk.voice.name == "silent":
         return disk
@@ -111,4 +99,9 @@ def warm(voice: Any, scripts: list[Any], base: VoiceSettings | None = None, root
         except VoicecoachError as exc:
             # Not fatal: the session synthesises (or prints) that cue when it comes.
             disk.failed.append(f"{script.id}: {exc}")
+    for text in lines:
+        try:
+            disk.chunk(text, base or VoiceSettings())
+        except VoicecoachError as exc:
+            disk.failed.append(f"{text[:40]}: {exc}")  # said (or printed) when it comes
     return disk

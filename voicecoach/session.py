@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from voicecoach.coach import Coach, Show
+from voicecoach.coach import FIXED_LINES, Coach, Show
 from voicecoach.config import Config, ensure_home
 from voicecoach.engine import Ended, Speak, StepStarted
 from voicecoach.errors import VoicecoachError
@@ -71,25 +71,22 @@ def make_coach(config: Config, library: Library, voice: Any, *, journal: Any = N
     matcher = load_matcher(config)
     if warm and hasattr(matcher, "warm_up"):
         matcher.warm_up()
-    if warm:
-        warm_cues(voice, list(library.scripts.values()))
     coach = Coach(library, length, matcher=matcher, journal=journal, region=config.region,
                   answer_timeout=answer_timeout, home=config.home if home else None)
     if warm:
-        from voicecoach.coach import FIXED_LINES
-        from voicecoach.cue_plan import warm_lines
-
-        warm_lines(voice, FIXED_LINES, coach.base_voice)
+        warm_cues(voice, list(library.scripts.values()), lines=FIXED_LINES, base=coach.base_voice)
     return coach
 
 
-def warm_cues(voice: Any, scripts: list[Any]) -> Any:
-    """The fixed breathing cues of ``scripts`` into the voice's cache (from the on-disk cue
-    cache, or synthesised and stored there), before a session, so none waits on the synthesiser.
-    Returns the :class:`voicecoach.tts.cues.DiskCues` (counts, failures)."""
+def warm_cues(voice: Any, scripts: list[Any], lines: tuple[str, ...] = (),
+              base: VoiceSettings | None = None) -> Any:
+    """The fixed breathing cues of ``scripts``, and the coach's own fixed ``lines``, into the
+    voice's cache (from the on-disk cue cache, or synthesised and stored there), before a
+    session, so none waits on the synthesiser. Returns the :class:`voicecoach.tts.cues.DiskCues`
+    (counts, failures)."""
     from voicecoach.cue_plan import warm
 
-    return warm(voice, scripts)
+    return warm(voice, scripts, base, lines=lines)
 
 
 # ---------------------------------------------------------------------------------------------
