@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "voicecoach"
 
 # Lowest first. A module may import its own layer (without a cycle) or any layer below.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"errors", "types", "yamlio", "config", "numbers", "normalize", "models", "progress"}),
+    ("foundation", {"errors", "types", "yamlio", "config", "numbers", "normalize", "models", "progress",
+                    "trace"}),
     ("understanding", {"templates", "crisis", "crisis_lines", "patterns", "scoring", "embed", "semantic",
                        "crisis_model", "expansions", "matcher", "intents", "answers"}),
     ("audio", {"audio", "vad", "player", "mic", "aec", "devices"}),

@@ -15,6 +15,7 @@ import numpy as np
 
 from voicecoach.asr.command import incomplete, says_barge
 from voicecoach.audio import ASR_RATE
+from voicecoach.trace import trace
 from voicecoach.types import AudioChunk
 from voicecoach.vad import FRAME, FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
 
@@ -181,7 +182,11 @@ class Ear:
                 self._lead = self._opening_person(ev.audio, ev.t + self._offset)
             elif isinstance(ev, Audio) and self.rec is not None:
                 self._recent.append(ev.audio)
-                if ev.speech and self._double_talk(ev.audio, ev.t + self._offset):
+                person = ev.speech and self._double_talk(ev.audio, ev.t + self._offset)
+                if self._over:
+                    trace("frame", ev.t + self._offset, speech=ev.speech, person=bool(person),
+                          level=round(VoiceActivity.level_db(ev.audio), 1), coupling=round(self.coupling_db, 1))
+                if person:
                     self._person += 1
                     if (self._over and self._person == 1 and not self._lead
                             and self._frames > len(self._recent)):
@@ -343,6 +348,7 @@ class Ear:
         changed = p != self._partial
         self._partial = p
         person_ok = not self._over or self._person + self._lead >= MIN_PERSON
+        trace("partial", t, text=p, same=self._same, person=self._person, lead=self._lead, over=self._over)
         if (self.mode == "command" and not self._barged and self._same >= 2 and person_ok
                 and self._frames >= self._confirm_after and self.is_barge(p, self._start, t)):
             confirm = None if (self._over and self.cancelled) else getattr(self.rec, "confirm", None)
@@ -354,6 +360,7 @@ class Ear:
                     self._confirm_after = self._frames + CONFIRM_EVERY
                     return None
             self._barged = True
+            trace("barge", t, text=p, person=self._person, lead=self._lead, start=self._start)
             return Heard(p, False, self.mode, self._start, t, t, barge=True)
         if changed:
             return Heard(p, False, self.mode, self._start, t, t)

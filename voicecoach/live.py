@@ -62,6 +62,7 @@ from voicecoach.errors import VoicecoachError
 from voicecoach.mic import MicError, Source
 from voicecoach.runner import RealTime, Runner, Speaker, VirtualTime
 from voicecoach.tape import RETRY_SECONDS, TapePlayer
+from voicecoach.trace import enabled as tracing
 from voicecoach.vad import FRAME_SECONDS
 
 # --------------------------------------------------------------------------- the loop
@@ -149,6 +150,9 @@ class LiveLoop:
         synthesised unless cached), and for the first cue after it ``synth_start``,
         ``synth_end``, ``played`` (``scripts/bench_live.py`` splits the reply time with them)."""
         self._timing: dict[str, Any] | None = None
+        self.echo_input: list[tuple[float, np.ndarray]] | None = [] if tracing() else None
+        """With ``VOICECOACH_TRACE``: every microphone chunk the echo path was given, with its
+        session time, to replay the run's echo cancellation (``scripts/replay_echo.py``)."""
 
     # -- clocks
 
@@ -293,6 +297,8 @@ class LiveLoop:
         if self.room is not None:
             samples = self.room.add(samples, t_end)
         if self.echo is not None:
+            if self.echo_input is not None:
+                self.echo_input.append((t_end, samples.copy()))
             samples = self.echo.process(samples, t_end)
         return samples
 

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 write_output(args.output_wav, loop.player, loop.now())
                 print(f"voicecoach: wrote {args.output_wav}", file=sys.stderr)
             _write_timings(loop)
+            _write_echo_input(loop)
             loop.player.close()
         elif speaker is not None:
             speaker.close()
@@ -112,6 +113,22 @@ def _write_timings(loop) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for t in loop.timings:
             fh.write(json.dumps(t) + "\n")
+
+
+def _write_echo_input(loop) -> None:
+    """With ``VOICECOACH_TRACE=FILE``: what the echo path was given, in ``FILE.npz`` (the
+    microphone chunks and their session times, and the reference over the whole run), so that
+    ``scripts/replay_echo.py`` can run the same cancellation again."""
+    if loop.echo is None or not loop.echo_input:
+        return
+    import numpy as np
+
+    from voicecoach.trace import save_arrays
+
+    x = loop.echo_input
+    save_arrays(ref=loop.echo.reference(0.0, int(loop.now() * 16000)), t=np.array([t for t, _ in x]),
+                n=np.array([len(c) for _, c in x]), mic=np.concatenate([c for _, c in x]),
+                underflows=getattr(loop.player.inner, "underflows", -1))
 
 
 def load_engines(config, engine: str | None):
