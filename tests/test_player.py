@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 
+from voicecoach.audio import StreamClock
 from voicecoach.config import VoiceConfig
 from voicecoach.errors import AudioError
 from voicecoach.player import (
@@ -35,6 +36,35 @@ from helpers import VirtualClock
 def tone(seconds: float, rate: int = 22050, freq: float = 440.0, amp: float = 0.5) -> AudioChunk:
     t = np.arange(int(round(seconds * rate))) / rate
     return AudioChunk(rate, (amp * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16))
+
+
+# --------------------------------------------------------------------------- stream times
+
+
+def test_a_late_callback_does_not_move_where_the_stream_says_its_samples_are():
+    """The stream's clock runs 1000 s apart from the monotonic one. Callbacks that run late
+    (the interpreter busy elsewhere) read ``time.monotonic()`` late; the DAC times they are given
+    are right, and so are the times made of them."""
+    c = StreamClock()
+    assert c.to_monotonic(1001.0, 1000.99, now=0.99) == pytest.approx(1.0)
+    for k, late in enumerate([0.004, 0.0, 0.030, 0.012, 0.0005]):
+        stream_now = 1001.0 + k * 0.1
+        dac = stream_now + 0.009
+        assert c.to_monotonic(dac, stream_now, now=stream_now - 1000.0 + late) == pytest.approx(dac - 1000.0)
+
+
+def test_a_reading_earlier_than_any_before_moves_the_offset_and_a_lasting_jump_is_followed():
+    c = StreamClock()
+    c.to_monotonic(5.0, 5.0, now=1.010)  # the first callback ran 10 ms late
+    assert c.to_monotonic(6.0, 6.0, now=2.000) == pytest.approx(2.0)  # an on-time one corrects it
+    # The stream's clock is set 0.5 s back: a moment's late readings are not that, a lasting
+    # difference is.
+    t = 3.0
+    while t < 3.0 + StreamClock.REANCHOR_AFTER:
+        assert c.to_monotonic(t + 3.5, t + 3.5, now=t) == pytest.approx(t - 0.5)
+        t += 0.25
+    t += 0.25
+    assert c.to_monotonic(t + 3.5, t + 3.5, now=t) == pytest.approx(t)
 
 
 # --------------------------------------------------------------------------- timing players

@@ -207,3 +207,35 @@ def onsets(chunk: AudioChunk, threshold_db: float = -40.0, min_gap: float = 0.25
                 out.append(i * hop / mono.rate)
             last_loud = i
     return out
+
+
+class StreamClock:
+    """PortAudio's stream times (the moment a buffer's first sample reaches the DAC, or left the
+    ADC) on ``time.monotonic()``. A callback runs late whenever Python is busy (the interpreter
+    lock, another thread decoding), so ``time.monotonic()`` read inside it is late by a varying
+    amount, where the stream's own times are not. The offset between the two clocks is the least
+    one seen (a late reading only makes it larger), taken again when the readings stay far above
+    it for a while (the stream's clock was set)."""
+
+    REANCHOR = 0.05
+    """Readings this far above the offset..."""
+    REANCHOR_AFTER = 2.0
+    """...for this long (s) move it."""
+
+    def __init__(self) -> None:
+        self.offset: float | None = None
+        self._above_since: float | None = None
+
+    def to_monotonic(self, stream_time: float, stream_now: float, now: float) -> float:
+        """``stream_time`` on the monotonic clock, given the stream's ``stream_now`` (its current
+        time in this callback) and ``now`` (``time.monotonic()`` read in it)."""
+        off = now - stream_now
+        if self.offset is None or off < self.offset:
+            self.offset, self._above_since = off, None
+        elif off - self.offset > self.REANCHOR:
+            self._above_since = now if self._above_since is None else self._above_since
+            if now - self._above_since > self.REANCHOR_AFTER:
+                self.offset, self._above_since = off, None
+        else:
+            self._above_since = None
+        return stream_time + self.offset

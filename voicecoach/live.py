@@ -383,6 +383,11 @@ class LiveLoop:
                 continue
             try:
                 now = self.now()
+                captured = getattr(src, "captured", None)
+                if captured is not None and 0.0 <= time.monotonic() - captured < 1.0:
+                    # When the samples were heard, not when this thread got round to them: the
+                    # echo canceller lines them up with what was played to the millisecond.
+                    now -= time.monotonic() - captured
                 for h in self.ear.process(self._mic_in(samples, now), now):
                     self._events.put(h)
             except Exception as exc:  # noqa: BLE001 - an engine library's own errors too

@@ -147,8 +147,13 @@ class SoundDeviceMic:
         self._res: StreamResampler | None = None
         self.name = ""
         self.rate = 0
+        self._clock: Any = None
+        self.captured: float | None = None
+        """``time.monotonic()`` at which the last samples ``read`` returned left the ADC (the
+        stream's own time, not when they were read), or None if the stream gives no times."""
 
     def start(self) -> None:
+        from voicecoach.audio import StreamClock
         from voicecoach.player import COMMON_RATES, _sounddevice, list_devices
 
         try:
@@ -166,6 +171,7 @@ class SoundDeviceMic:
         for rate in dict.fromkeys(r for r in rates if r):
             try:
                 sd.check_input_settings(device=dev.index, samplerate=rate, channels=1, dtype="int16")
+                self.rate, self._clock = rate, StreamClock()
                 stream = sd.InputStream(device=dev.index, samplerate=rate, channels=1, dtype="int16",
                                         blocksize=int(rate * CHUNK / ASR_RATE), latency="low",
                                         callback=self._callback, finished_callback=self._finished)
@@ -173,18 +179,26 @@ class SoundDeviceMic:
             except Exception as exc:  # noqa: BLE001 - "Invalid sample rate" and friends
                 last = exc
                 continue
-            self._stream, self.rate, self.name = stream, rate, dev.name
+            self._stream, self.name = stream, dev.name
             self._res = StreamResampler(rate, ASR_RATE)
             self._fault = None
             self._q = queue.Queue()
             return
         raise MicError(f"cannot open the microphone '{dev.name}': {_one_line(last) if last else 'no usable rate'}")
 
-    def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ARG002
+    def _callback(self, indata, frames, time_info, status) -> None:
+        now = time.monotonic()
         if status.input_overflow:
             self.overflows += 1
             self._q.put("overflow")
-        self._q.put(indata[:, 0].copy())
+        end = None
+        try:
+            adc, cur = float(time_info.inputBufferAdcTime), float(time_info.currentTime)
+            if adc > 0.0 and cur > 0.0 and 0.0 <= cur - adc < 1.0:
+                end = self._clock.to_monotonic(adc + frames / self.rate, cur, now)
+        except (AttributeError, TypeError):
+            pass
+        self._q.put((indata[:, 0].copy(), end))
 
     def _finished(self) -> None:
         if self._stream is not None:
@@ -207,7 +221,8 @@ class SoundDeviceMic:
                     self.notice("the microphone dropped some audio (the computer fell behind)")
                 return np.zeros(0, np.int16)
             raise MicError(self._fault or "the microphone stopped")
-        return self._res.process(item) if self._res is not None else item
+        samples, self.captured = item
+        return self._res.process(samples) if self._res is not None else samples
 
     def close(self) -> None:
         stream, self._stream = self._stream, None

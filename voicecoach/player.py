@@ -42,7 +42,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from voicecoach.audio import resample, to_mono
+from voicecoach.audio import StreamClock, resample, to_mono
 from voicecoach.errors import AudioError, EngineUnavailable
 from voicecoach.types import AudioChunk
 
@@ -363,10 +363,11 @@ def find_output_device(spec: str | int | None, devices: list[DeviceInfo]) -> Dev
     raise AudioError(f"no audio output device matches '{spec}' (outputs: {names}; see `voicecoach devices`)")
 
 
-TAP_SNAP = 0.015
+TAP_SNAP = 0.003
 """A callback's samples that reach the speaker within this much of where the previous ones
-ended are taken to follow them exactly (the time a callback runs at jitters; a real gap, an
-underflow, is a whole device period or more)."""
+ended are taken to follow them exactly: the stream's DAC times jitter by a fraction of a
+millisecond. A real gap (an underflow, flagged or not) is kept: the echo canceller's reference
+must move with it, or it is a few milliseconds off the echo from then on."""
 
 
 class SoundDevicePlayer(_Timeline):
@@ -397,6 +398,7 @@ class SoundDevicePlayer(_Timeline):
         A late callback (an underflow) shifts what follows; the echo canceller's reference is
         built from this, not from when a cue was started."""
         self._tap_next = 0.0
+        self._stream_clock = StreamClock()
         self._stream = None
         self._fault: str | None = None
         self._closing = False
@@ -417,6 +419,7 @@ class SoundDevicePlayer(_Timeline):
         dev = find_output_device(self.device_spec, list_devices())
         rate, channels = self._settings_for(dev)
         try:
+            self._stream_clock = StreamClock()
             stream = sd.OutputStream(
                 device=dev.index, samplerate=rate, channels=channels, dtype="int16",
                 latency=self._latency_setting, blocksize=self._blocksize or 0,
@@ -465,13 +468,14 @@ class SoundDevicePlayer(_Timeline):
     # -- the audio thread
 
     def _callback(self, outdata, frames, time_info, status) -> None:
+        now = time.monotonic()
         if status.output_underflow:
             self.underflows += 1
-        ahead = self.latency
+        at = now + self.latency
         try:
             dac, cur = float(time_info.outputBufferDacTime), float(time_info.currentTime)
             if dac > 0.0 and cur > 0.0 and 0.0 <= dac - cur < 1.0:
-                ahead = dac - cur
+                at = self._stream_clock.to_monotonic(dac, cur, now)
         except (AttributeError, TypeError):
             pass
         with self._buf_lock:
@@ -482,8 +486,8 @@ class SoundDevicePlayer(_Timeline):
                 outdata[:n] = buf[pos : pos + n, None]
                 self._pos = pos + n
                 if self._chunk is not None and n > 0:
-                    t = time.monotonic() + ahead
-                    if abs(t - self._tap_next) <= TAP_SNAP:
+                    t = at
+                    if abs(t - self._tap_next) <= TAP_SNAP and not status.output_underflow:
                         t = self._tap_next  # the stream's samples are contiguous: timing jitter only
                     self._tap_next = t + n / self.rate
                     self.tap.append((t, self._chunk, pos, n))
