@@ -30,6 +30,7 @@ import numpy as np
 
 from voicecoach.aec_linear import NlmsCanceller, SpeexCanceller, linear_canceller
 from voicecoach.errors import EngineUnavailable, VoicecoachError
+from voicecoach.trace import trace
 
 RATE = 16000
 FRAME = 160
@@ -38,6 +39,8 @@ MAX_DELAY = 0.5
 """Longest delay between playing a sound and hearing it that is searched for (s)."""
 MARGIN = 0.008
 """The reference is aligned this much early, so the echo never precedes it (s)."""
+MOVE = 0.002
+"""A delay estimate this far from the last restarts the cancellers (s)."""
 ESTIMATE_EVERY = 0.5
 """Seconds of microphone audio between delay estimates (while the coach is speaking)."""
 WINDOW = 2.0
@@ -73,11 +76,14 @@ LOOKBACK = 10
 so a word's first sound is kept whole (the double-talk choice is made for the frames behind)."""
 IDLE_FRAMES = 60
 """Frames with nothing played (aligned) after which none is held back: the person reaches the ear sooner."""
-LIN_CLEAR = 10.0
-"""In double talk, a frame whose linear output is this much louder than the linear canceller's
+LIN_CLEAR, LIN_BELOW = 10.0, 3.0
+"""In double talk, a frame whose linear output is LIN_CLEAR louder than the linear canceller's
 residual echo (the 90th percentile of its output while only the coach was heard) is passed as
-the linear output whole (dB): the person's voice there is well clear of the echo, and AEC3's
-suppressor would take 20-30 dB off a soft person's vowels."""
+the linear output whole (dB): the person's voice there is well clear of the echo (AEC3's
+suppressor would take 20-30 dB off a soft person's vowels). Only if the linear output is still
+LIN_BELOW under the microphone: in a real room the linear canceller can lose the echo from one
+frame to the next (a gap in the output stream, two clocks drifting), and its output is then
+the echo itself, louder than anything it ever left."""
 RESIDUAL_FRAMES = 300
 """Frames (10 ms) of the linear output, with only the coach heard, to measure its residual over."""
 CHOICES = ("auto", "webrtc", "speex", "nlms", "off")
@@ -219,6 +225,7 @@ class EchoPath:
         the echo within a second, where on its own it needs three or more."""
         self._floor = -70.0
         self._coupling: deque[float] = deque(maxlen=500)
+        self._far: deque[float] = deque(maxlen=10)
         self._residual: deque[float] = deque(maxlen=RESIDUAL_FRAMES)
         self._open = 0
         self._hits = 0
@@ -256,6 +263,7 @@ class EchoPath:
         self._keep(t0, x)
         if self._remember(x, t0 + n / RATE):
             self._warm()
+            trace("aec_delay", t0, delay=self.delay)
         far = self.reference(t0 - self._lag(), n)
         out = self.canceller.process(x, far)
         if self.linear is None:
@@ -311,17 +319,21 @@ class EchoPath:
             # talking, even when AEC3 (with next to no echo to learn from) holds it down.
             mic_db, far_db = _rms_db(mic[i : i + FRAME]), _rms_db(far[i : i + FRAME])
             self._idle = 0 if far_db > -50.0 else self._idle + 1
+            self._far.append(far_db)
             loud = bare = False
             if far_db > -50.0:
                 if len(self._coupling) >= 50:
-                    over = mic_db - far_db - float(np.percentile(self._coupling, 90))
+                    # Against the loudest of the last 100 ms played: a word's echo rings on in
+                    # the room after the word, louder than the quiet that follows it.
+                    over = mic_db - max(self._far) - float(np.percentile(self._coupling, 90))
                     loud, bare = over > 10.0, over > BARE_DB
                 if not loud:
                     self._coupling.append(mic_db - far_db)
             kept = db > max(GATE_DB, self._floor + 12.0) and db > mic_db + KEPT_DB
             self._hits = self._hits + 1 if kept else 0
             lin_db = _rms_db(linear[i : i + FRAME])
-            clear = len(self._residual) >= 50 and lin_db > float(np.percentile(self._residual, 90)) + LIN_CLEAR
+            clear = (len(self._residual) >= 50 and lin_db > float(np.percentile(self._residual, 90)) + LIN_CLEAR
+                     and lin_db < mic_db - LIN_BELOW)
             if far_db > -50.0 and not (loud or self._open or self._hits or clear):
                 self._residual.append(lin_db)
             self._clear = self._clear + 1 if clear else 0
@@ -390,7 +402,7 @@ class EchoPath:
             old = self.delay
             self.delay = float(np.median(agree)) / RATE
             self.estimates.append(self.delay)
-            return old is None or abs(self.delay - old) > 0.002
+            return old is None or abs(self.delay - old) > MOVE
         return False
 
 
@@ -491,22 +503,31 @@ def check_room(gain_db: float, delay_ms: float) -> None:
 
 class RoomEcho:
     """What a microphone in a room hears of the speaker: the played audio, delayed, at a gain
-    (0 dB = the played samples unchanged), through a short reverb, added to the input."""
+    (0 dB = the played samples unchanged), through a short reverb, added to the input. With
+    ``drift_ppm``, the speaker's clock runs that much slower than the microphone's (two devices,
+    two crystals): the echo comes a little later every second."""
 
     def __init__(self, reference: Reference, gain_db: float = 0.0, delay_ms: float = 60.0,
-                 reverb: bool = True):
+                 reverb: bool = True, drift_ppm: float = 0.0):
         check_room(gain_db, delay_ms)
         self.reference = reference
         self.gain = 10 ** (gain_db / 20.0)
         self.delay = delay_ms / 1000.0
         self.ir = room_impulse() if reverb else np.ones(1)
+        self.rate = 1.0 - drift_ppm * 1e-6
         self._clock = _Clock()
 
     def add(self, samples: np.ndarray, t_end: float) -> np.ndarray:
         if samples.size == 0:
             return samples
         n, m = len(samples), len(self.ir) - 1
-        t0 = self._clock.advance(n, t_end) - self.delay
-        src = self.reference(t0 - m / RATE, n + m).astype(np.float64)
+        t0 = self._clock.advance(n, t_end)
+        if self.rate == 1.0:
+            src = self.reference(t0 - self.delay - m / RATE, n + m).astype(np.float64)
+        else:  # the speaker's samples at the microphone's instants, interpolated
+            at = ((t0 + np.arange(-m, n) / RATE) * self.rate - self.delay) * RATE
+            first = int(np.floor(at[0]))
+            ref = self.reference(first / RATE, int(np.ceil(at[-1])) - first + 2).astype(np.float64)
+            src = np.interp(at - first, np.arange(len(ref)), ref)
         echo = np.convolve(src, self.ir, mode="valid")[:n] * self.gain
         return np.clip(np.round(samples.astype(np.float64) + echo), -32768, 32767).astype(np.int16)
