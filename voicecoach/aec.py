@@ -76,14 +76,11 @@ LOOKBACK = 10
 so a word's first sound is kept whole (the double-talk choice is made for the frames behind)."""
 IDLE_FRAMES = 60
 """Frames with nothing played (aligned) after which none is held back: the person reaches the ear sooner."""
-LIN_CLEAR, LIN_BELOW = 10.0, 3.0
-"""In double talk, a frame whose linear output is LIN_CLEAR louder than the linear canceller's
+LIN_CLEAR = 10.0
+"""In double talk, a frame whose linear output is this much louder than the linear canceller's
 residual echo (the 90th percentile of its output while only the coach was heard) is passed as
-the linear output whole (dB): the person's voice there is well clear of the echo (AEC3's
-suppressor would take 20-30 dB off a soft person's vowels). Only if the linear output is still
-LIN_BELOW under the microphone: in a real room the linear canceller can lose the echo from one
-frame to the next (a gap in the output stream, two clocks drifting), and its output is then
-the echo itself, louder than anything it ever left."""
+the linear output whole (dB): the person's voice there is well clear of the echo, and AEC3's
+suppressor would take 20-30 dB off a soft person's vowels."""
 RESIDUAL_FRAMES = 300
 """Frames (10 ms) of the linear output, with only the coach heard, to measure its residual over."""
 CHOICES = ("auto", "webrtc", "speex", "nlms", "off")
@@ -164,38 +161,25 @@ def estimate_delay(ref: np.ndarray, mic: np.ndarray, max_lag: int) -> tuple[int,
 class _Clock:
     """The session time of microphone samples, counted: anchored at the least-delayed stamp
     seen (a stamp is taken when a chunk is read, which may be late when the reader fell
-    behind), and re-anchored only when the stamps stay far ahead for a while (audio dropped).
-    After the first second a stamp a little earlier than the anchor moves it only when the
-    stamps stay earlier for a second (then to the latest of them): each move shifts the
-    microphone against the reference, and the cancellers restart on a move of 2 ms or more."""
-
-    SETTLE, HOLD, JUMP = 1.0, 1.0, 0.02
+    behind), and re-anchored only when the stamps stay far ahead for a while (audio dropped)."""
 
     def __init__(self) -> None:
         self.count = 0
         self.offset: float | None = None
         self._ahead_since: float | None = None
-        self._early: tuple[float, float] | None = None  # (since, latest early offset)
 
     def advance(self, n: int, stamp: float) -> float:
         """The session time of the first of the next ``n`` samples."""
         self.count += n
         off = stamp - self.count / RATE
-        if self.offset is None or (off < self.offset and (self.count < self.SETTLE * RATE
-                                                           or off < self.offset - self.JUMP)):
-            self.offset, self._ahead_since, self._early = off, None, None
-        elif off < self.offset - 0.001:
-            since, latest = self._early if self._early is not None else (stamp, off)
-            self._early = (since, max(latest, off))
-            if stamp - since > self.HOLD:
-                self.offset, self._early = self._early[1], None
+        if self.offset is None or off < self.offset:
+            self.offset, self._ahead_since = off, None
         elif off - self.offset > 0.3:
-            self._early = None
             self._ahead_since = stamp if self._ahead_since is None else self._ahead_since
             if stamp - self._ahead_since > 2.0:
                 self.offset, self._ahead_since = off, None
         else:
-            self._ahead_since, self._early = None, None
+            self._ahead_since = None
         return self.offset + (self.count - n) / RATE
 
 
@@ -323,17 +307,17 @@ class EchoPath:
             loud = bare = False
             if far_db > -50.0:
                 if len(self._coupling) >= 50:
+                    coupling = float(np.percentile(self._coupling, 90))
                     # Against the loudest of the last 100 ms played: a word's echo rings on in
                     # the room after the word, louder than the quiet that follows it.
-                    over = mic_db - max(self._far) - float(np.percentile(self._coupling, 90))
+                    over = mic_db - max(self._far) - coupling
                     loud, bare = over > 10.0, over > BARE_DB
                 if not loud:
                     self._coupling.append(mic_db - far_db)
             kept = db > max(GATE_DB, self._floor + 12.0) and db > mic_db + KEPT_DB
             self._hits = self._hits + 1 if kept else 0
             lin_db = _rms_db(linear[i : i + FRAME])
-            clear = (len(self._residual) >= 50 and lin_db > float(np.percentile(self._residual, 90)) + LIN_CLEAR
-                     and lin_db < mic_db - LIN_BELOW)
+            clear = len(self._residual) >= 50 and lin_db > float(np.percentile(self._residual, 90)) + LIN_CLEAR
             if far_db > -50.0 and not (loud or self._open or self._hits or clear):
                 self._residual.append(lin_db)
             self._clear = self._clear + 1 if clear else 0
