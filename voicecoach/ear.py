@@ -15,6 +15,7 @@ import numpy as np
 
 from voicecoach.asr.command import incomplete, says_barge
 from voicecoach.audio import ASR_RATE
+from voicecoach.trace import enabled as tracing
 from voicecoach.trace import trace
 from voicecoach.types import AudioChunk
 from voicecoach.vad import FRAME, FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
@@ -183,7 +184,7 @@ class Ear:
             elif isinstance(ev, Audio) and self.rec is not None:
                 self._recent.append(ev.audio)
                 person = ev.speech and self._double_talk(ev.audio, ev.t + self._offset)
-                if self._over:
+                if self._over and tracing():  # the level is worked out only for the trace
                     trace("frame", ev.t + self._offset, speech=ev.speech, person=bool(person),
                           level=round(VoiceActivity.level_db(ev.audio), 1), coupling=round(self.coupling_db, 1))
                 if person:

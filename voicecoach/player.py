@@ -398,7 +398,6 @@ class SoundDevicePlayer(_Timeline):
         A late callback (an underflow) shifts what follows; the echo canceller's reference is
         built from this, not from when a cue was started."""
         self._tap_next = 0.0
-        self._stream_clock = StreamClock()
         self._stream = None
         self._fault: str | None = None
         self._closing = False
