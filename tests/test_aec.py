@@ -162,6 +162,32 @@ def test_the_coach_goes_on_when_the_rooms_clock_drifts_from_the_speakers(speech)
     assert abs(talked[(0.0, 60.0, True, 300.0)] - talked[None]) <= 0.1 * talked[None], talked
 
 
+def test_one_early_stamp_does_not_move_the_microphones_clock_but_a_lasting_one_does():
+    """Stamps jitter both ways when they come from the stream (ADC times): after the first
+    second, one reading 3 ms early must not shift the microphone against the reference (every
+    shift of 2 ms restarted the cancellers); readings early for over a second do move it, to
+    the latest of them. Steps far under a millisecond (clocks drifting) are followed at once."""
+    c = aec._Clock()
+    t = 0.0
+    for _ in range(50):  # 1.5 s of 30 ms chunks, stamped exactly
+        t += 0.03
+        c.advance(480, t)
+    assert c.offset == pytest.approx(0.0)
+    c.advance(480, t + 0.03 - 0.003)
+    t += 0.03
+    assert c.offset == pytest.approx(0.0)
+    for k in range(40):
+        t += 0.03
+        c.advance(480, t - 0.003 - (0.0005 if k % 2 else 0.0))
+    assert c.offset == pytest.approx(-0.003)
+    t += 0.03
+    c.advance(480, t - 0.003 - 0.00002)  # 20 us: a drifting clock's step
+    assert c.offset == pytest.approx(-0.00302, abs=1e-7)
+    t += 0.03
+    first = c.advance(480, t - 0.05)  # a jump of 50 ms earlier is a real one: at once
+    assert c.offset == pytest.approx(-0.05) and first == pytest.approx(t - 0.03 - 0.05)
+
+
 def test_a_drifting_room_delays_the_echo_a_little_more_every_second():
     x = _speech(4.0, seed=3)
     room = aec.RoomEcho(aec.array_reference(x), 0.0, 60.0, reverb=False, drift_ppm=1000.0)

@@ -161,25 +161,41 @@ def estimate_delay(ref: np.ndarray, mic: np.ndarray, max_lag: int) -> tuple[int,
 class _Clock:
     """The session time of microphone samples, counted: anchored at the least-delayed stamp
     seen (a stamp is taken when a chunk is read, which may be late when the reader fell
-    behind), and re-anchored only when the stamps stay far ahead for a while (audio dropped)."""
+    behind), and re-anchored only when the stamps stay far ahead for a while (audio dropped).
+    After the first second, a stamp more than FOLLOW earlier than the anchor moves it only when
+    the stamps stay earlier for HOLD (then to the latest of them), or at once when it is JUMP
+    earlier: stamps from the stream jitter by milliseconds, each move shifts the microphone
+    against the reference, and the cancellers restart on a move of 2 ms or more. Smaller steps
+    (two clocks drifting apart, rounding) are followed at once."""
+
+    SETTLE, HOLD, JUMP, FOLLOW = 1.0, 1.0, 0.02, 0.0001
 
     def __init__(self) -> None:
         self.count = 0
         self.offset: float | None = None
         self._ahead_since: float | None = None
+        self._early: tuple[float, float] | None = None  # (since, latest early offset)
 
     def advance(self, n: int, stamp: float) -> float:
         """The session time of the first of the next ``n`` samples."""
         self.count += n
         off = stamp - self.count / RATE
-        if self.offset is None or off < self.offset:
-            self.offset, self._ahead_since = off, None
+        if self.offset is None or (off < self.offset and (self.count < self.SETTLE * RATE
+                                                           or off > self.offset - self.FOLLOW
+                                                           or off < self.offset - self.JUMP)):
+            self.offset, self._ahead_since, self._early = off, None, None
+        elif off < self.offset:
+            since, latest = self._early if self._early is not None else (stamp, off)
+            self._early = (since, max(latest, off))
+            if stamp - since > self.HOLD:
+                self.offset, self._early = self._early[1], None
         elif off - self.offset > 0.3:
+            self._early = None
             self._ahead_since = stamp if self._ahead_since is None else self._ahead_since
             if stamp - self._ahead_since > 2.0:
                 self.offset, self._ahead_since = off, None
         else:
-            self._ahead_since = None
+            self._ahead_since, self._early = None, None
         return self.offset + (self.count - n) / RATE
 
 
