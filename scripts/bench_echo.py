@@ -76,7 +76,7 @@ def scale_to(x: np.ndarray, db: float) -> np.ndarray:
 class Rig:
     """The real coach, voice, recogniser and intents; a file microphone; virtual time."""
 
-    def __init__(self, engine: str = "pocketsphinx") -> None:
+    def __init__(self, engine: str = "pocketsphinx", jitter_ms: float = 0.0, drift_ppm: float = 0.0) -> None:
         from voicecoach.asr import load_speech
         from voicecoach.commands._common import make_voice
         from voicecoach.config import load_config
@@ -86,6 +86,11 @@ class Rig:
         self.library = Library.load(self.config.home)
         self.voice = make_voice(self.config, quiet=True)
         self.speech = load_speech(self.config, engine=engine)
+        self.jitter = jitter_ms / 1000
+        """Each microphone chunk's time stamp moved by up to this much either way (s), as a
+        stream's ADC times are: virtual time's stamps are otherwise exact."""
+        self.drift = drift_ppm
+        """The room's clock against the speaker's (ppm): the echo comes this much later every second."""
 
     def loop(self, placements, kind: str, room, canceller=None):
         from voicecoach.live import LiveLoop
@@ -93,10 +98,15 @@ class Rig:
         from voicecoach.session import make_coach
 
         coach = make_coach(self.config, self.library, self.voice, journal=None, answer_timeout=25, home=False)
+        if room is not None and self.drift:
+            room = (room[0], room[1], True, self.drift)
         loop = LiveLoop(coach, self.voice, self.speech, FileMic(placements, realtime=False),
                         echo_cancel="off" if canceller is not None else kind, room=room)
         if canceller is not None:
             loop.echo = aec.EchoPath(loop.player.window, canceller)
+        if self.jitter and loop.echo is not None:
+            rng, process = np.random.default_rng(len(placements)), loop.echo.process
+            loop.echo.process = lambda x, t: process(x, t + rng.uniform(-self.jitter, self.jitter))
         return loop
 
     def coach_audio(self, seconds: float = 12.0) -> np.ndarray:
@@ -412,6 +422,10 @@ def main() -> int:
     ap.add_argument("--livekit", metavar="PATH", help="a directory holding the livekit package, to compare")
     ap.add_argument("--minutes", type=float, default=10.0, help="minutes of coach talk for false barge-ins")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--stamp-jitter-ms", type=float, default=0.0,
+                    help="move each microphone chunk's time stamp by up to this much either way")
+    ap.add_argument("--drift-ppm", type=float, default=0.0,
+                    help="the room's clock drifts this much from the speaker's (the echo later every second)")
     ap.add_argument("--esrs", type=int, nargs="+", default=list(ESRS), help="echo-to-speech ratios (a partial grid)")
     ap.add_argument("--delays", type=int, nargs="+", default=list(DELAYS), help="delays in ms (a partial grid)")
     ap.add_argument("--aec-only", action="store_true", help="skip the runs without echo cancellation")
@@ -419,7 +433,7 @@ def main() -> int:
     ap.add_argument("--trace", metavar="ESR:DELAY:TRY", nargs="+",
                     help="tell what happened in these tries of the grid (e.g. 6:120:4) and stop")
     args = ap.parse_args()
-    rig = Rig(args.engine)
+    rig = Rig(args.engine, args.stamp_jitter_ms, args.drift_ppm)
     t = time.monotonic()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
