@@ -162,6 +162,38 @@ def test_the_coach_goes_on_when_the_rooms_clock_drifts_from_the_speakers(speech)
     assert abs(talked[(0.0, 60.0, True, 300.0)] - talked[None]) <= 0.1 * talked[None], talked
 
 
+class _LostEcho:
+    """A linear canceller that has lost the echo: its output is the microphone signal."""
+
+    name = "lost"
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        return near.copy()
+
+
+def test_a_linear_canceller_that_loses_the_echo_does_not_let_the_coachs_voice_through():
+    """In a real room the linear canceller can lose the echo for a while (the delay steps when
+    the devices' clocks are adjusted; the played stream underruns): its output is then the echo
+    itself, far above the residual it had left. That alone must not open double talk, or the
+    coach's own voice is passed whole as the person's. AEC3's output stays what is passed."""
+    x = _speech(16.0, seed=5)
+    ref = aec.array_reference(x)
+    room = aec.RoomEcho(ref, 0.0, 60.0)
+    path = aec.EchoPath(ref, aec.WebRtcCanceller())
+    mic, out = [], []
+    for k in range(len(x) // 480):
+        t = (k + 1) * 0.03
+        if k == 8 * 16000 // 480:
+            path.linear = _LostEcho()
+        mic.append(room.add(np.zeros(480, np.int16), t))
+        out.append(path.process(mic[-1], t))
+    half = 8 * 16000
+    heard, passed = np.concatenate(mic)[half:].astype(np.float64), np.concatenate(out)[half:].astype(np.float64)
+    erle = 10 * np.log10(np.sum(heard**2) / max(np.sum(passed**2), 1.0))
+    # Passed whole, the echo would be 0 dB down; a soft person 12 dB under it needs it far lower.
+    assert erle > 20.0, f"with the linear canceller lost, the echo came out only {erle:.1f} dB down"
+
+
 def test_one_early_stamp_does_not_move_the_microphones_clock_but_a_lasting_one_does():
     """Stamps jitter both ways when they come from the stream (ADC times): after the first
     second, one reading 3 ms early must not shift the microphone against the reference (every

@@ -76,11 +76,15 @@ LOOKBACK = 10
 so a word's first sound is kept whole (the double-talk choice is made for the frames behind)."""
 IDLE_FRAMES = 60
 """Frames with nothing played (aligned) after which none is held back: the person reaches the ear sooner."""
-LIN_CLEAR = 10.0
-"""In double talk, a frame whose linear output is this much louder than the linear canceller's
+LIN_CLEAR, LIN_BELOW = 10.0, 3.0
+"""In double talk, a frame whose linear output is LIN_CLEAR louder than the linear canceller's
 residual echo (the 90th percentile of its output while only the coach was heard) is passed as
 the linear output whole (dB): the person's voice there is well clear of the echo, and AEC3's
-suppressor would take 20-30 dB off a soft person's vowels."""
+suppressor would take 20-30 dB off a soft person's vowels. Such frames open double talk by
+themselves only where the linear output is also LIN_BELOW under the microphone, or the
+microphone LIN_BELOW over the loudest echo the room has given back: in a real room the linear
+canceller can lose the echo from one frame to the next (a gap in the played stream, an
+underrun), and its output is then the echo itself, as loud as the microphone."""
 RESIDUAL_FRAMES = 300
 """Frames (10 ms) of the linear output, with only the coach heard, to measure its residual over."""
 CHOICES = ("auto", "webrtc", "speex", "nlms", "off")
@@ -321,21 +325,25 @@ class EchoPath:
             self._idle = 0 if far_db > -50.0 else self._idle + 1
             self._far.append(far_db)
             loud = bare = False
+            # Against the loudest of the last 100 ms played: a word's echo rings on in the room
+            # after the word, louder than the quiet that follows it. Nothing played in that time,
+            # or no coupling known yet: no echo to mistake for the person (inf).
+            over = np.inf
+            known = len(self._coupling) >= 50
+            if known and max(self._far) > -50.0:
+                over = mic_db - max(self._far) - float(np.percentile(self._coupling, 90))
             if far_db > -50.0:
-                if len(self._coupling) >= 50:
-                    coupling = float(np.percentile(self._coupling, 90))
-                    # Against the loudest of the last 100 ms played: a word's echo rings on in
-                    # the room after the word, louder than the quiet that follows it.
-                    over = mic_db - max(self._far) - coupling
+                if known:
                     loud, bare = over > 10.0, over > BARE_DB
                 if not loud:
                     self._coupling.append(mic_db - far_db)
             kept = db > max(GATE_DB, self._floor + 12.0) and db > mic_db + KEPT_DB
             self._hits = self._hits + 1 if kept else 0
             lin_db = _rms_db(linear[i : i + FRAME])
-            clear = len(self._residual) >= 50 and lin_db > float(np.percentile(self._residual, 90)) + LIN_CLEAR
-            if far_db > -50.0 and not (loud or self._open or self._hits or clear):
+            above = len(self._residual) >= 50 and lin_db > float(np.percentile(self._residual, 90)) + LIN_CLEAR
+            if far_db > -50.0 and not (loud or self._open or self._hits or above):
                 self._residual.append(lin_db)
+            clear = above and (lin_db < mic_db - LIN_BELOW or over > LIN_BELOW)
             self._clear = self._clear + 1 if clear else 0
             if loud or self._hits >= HITS or self._clear >= HITS:
                 self._open = HANGOVER
@@ -346,7 +354,7 @@ class EchoPath:
             # Far louder than the echo has ever been (next to no echo in the room): AEC3, with
             # nothing to learn from, would hold the person's vowels down too; pass the linear
             # output whole.
-            self._line.append([a, b, self._open > 0, self._loud > 0, whole[i : i + FRAME], clear])
+            self._line.append([a, b, self._open > 0, self._loud > 0, whole[i : i + FRAME], above])
             self._open = max(0, self._open - 1)
             self._loud = max(0, self._loud - 1)
         out = []
