@@ -76,7 +76,8 @@ def scale_to(x: np.ndarray, db: float) -> np.ndarray:
 class Rig:
     """The real coach, voice, recogniser and intents; a file microphone; virtual time."""
 
-    def __init__(self, engine: str = "pocketsphinx", jitter_ms: float = 0.0, drift_ppm: float = 0.0) -> None:
+    def __init__(self, engine: str = "pocketsphinx", jitter_ms: float = 0.0, drift_ppm: float = 0.0,
+                 step_ms: float = 0.0, step_every: float = 3.0) -> None:
         from voicecoach.asr import load_speech
         from voicecoach.commands._common import make_voice
         from voicecoach.config import load_config
@@ -91,6 +92,8 @@ class Rig:
         stream's ADC times are: virtual time's stamps are otherwise exact."""
         self.drift = drift_ppm
         """The room's clock against the speaker's (ppm): the echo comes this much later every second."""
+        self.step = (step_ms, step_every)
+        """The room's delay grows by step_ms at once every step_every s (a loopback's corrections)."""
 
     def loop(self, placements, kind: str, room, canceller=None):
         from voicecoach.live import LiveLoop
@@ -98,8 +101,8 @@ class Rig:
         from voicecoach.session import make_coach
 
         coach = make_coach(self.config, self.library, self.voice, journal=None, answer_timeout=25, home=False)
-        if room is not None and self.drift:
-            room = (room[0], room[1], True, self.drift)
+        if room is not None and (self.drift or self.step[0]):
+            room = (room[0], room[1], True, self.drift, *self.step)
         loop = LiveLoop(coach, self.voice, self.speech, FileMic(placements, realtime=False),
                         echo_cancel="off" if canceller is not None else kind, room=room)
         if canceller is not None:
@@ -426,6 +429,9 @@ def main() -> int:
                     help="move each microphone chunk's time stamp by up to this much either way")
     ap.add_argument("--drift-ppm", type=float, default=0.0,
                     help="the room's clock drifts this much from the speaker's (the echo later every second)")
+    ap.add_argument("--delay-step-ms", type=float, default=0.0,
+                    help="the room's delay grows by this much at once every --step-every seconds")
+    ap.add_argument("--step-every", type=float, default=3.0)
     ap.add_argument("--esrs", type=int, nargs="+", default=list(ESRS), help="echo-to-speech ratios (a partial grid)")
     ap.add_argument("--delays", type=int, nargs="+", default=list(DELAYS), help="delays in ms (a partial grid)")
     ap.add_argument("--aec-only", action="store_true", help="skip the runs without echo cancellation")
@@ -433,7 +439,7 @@ def main() -> int:
     ap.add_argument("--trace", metavar="ESR:DELAY:TRY", nargs="+",
                     help="tell what happened in these tries of the grid (e.g. 6:120:4) and stop")
     args = ap.parse_args()
-    rig = Rig(args.engine, args.stamp_jitter_ms, args.drift_ppm)
+    rig = Rig(args.engine, args.stamp_jitter_ms, args.drift_ppm, args.delay_step_ms, args.step_every)
     t = time.monotonic()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)

@@ -513,16 +513,19 @@ class RoomEcho:
     """What a microphone in a room hears of the speaker: the played audio, delayed, at a gain
     (0 dB = the played samples unchanged), through a short reverb, added to the input. With
     ``drift_ppm``, the speaker's clock runs that much slower than the microphone's (two devices,
-    two crystals): the echo comes a little later every second."""
+    two crystals): the echo comes a little later every second. With ``step_ms``, the delay grows
+    by that much every ``step_every`` seconds at once, as it does between two PulseAudio sinks
+    joined by a loopback that corrects its latency in steps."""
 
     def __init__(self, reference: Reference, gain_db: float = 0.0, delay_ms: float = 60.0,
-                 reverb: bool = True, drift_ppm: float = 0.0):
+                 reverb: bool = True, drift_ppm: float = 0.0, step_ms: float = 0.0, step_every: float = 3.0):
         check_room(gain_db, delay_ms)
         self.reference = reference
         self.gain = 10 ** (gain_db / 20.0)
         self.delay = delay_ms / 1000.0
         self.ir = room_impulse() if reverb else np.ones(1)
         self.rate = 1.0 - drift_ppm * 1e-6
+        self.step, self.step_every = step_ms / 1000.0, step_every
         self._clock = _Clock()
 
     def add(self, samples: np.ndarray, t_end: float) -> np.ndarray:
@@ -530,10 +533,11 @@ class RoomEcho:
             return samples
         n, m = len(samples), len(self.ir) - 1
         t0 = self._clock.advance(n, t_end)
-        if self.rate == 1.0:
+        if self.rate == 1.0 and not self.step:
             src = self.reference(t0 - self.delay - m / RATE, n + m).astype(np.float64)
         else:  # the speaker's samples at the microphone's instants, interpolated
-            at = ((t0 + np.arange(-m, n) / RATE) * self.rate - self.delay) * RATE
+            t = t0 + np.arange(-m, n) / RATE
+            at = (t * self.rate - self.delay - self.step * np.floor(np.maximum(t, 0.0) / self.step_every)) * RATE
             first = int(np.floor(at[0]))
             ref = self.reference(first / RATE, int(np.ceil(at[-1])) - first + 2).astype(np.float64)
             src = np.interp(at - first, np.arange(len(ref)), ref)
