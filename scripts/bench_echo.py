@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from voicecoach import aec  # noqa: E402
 from voicecoach.audio import read_wav, to_asr  # noqa: E402
+from voicecoach.room import RoomEcho  # noqa: E402
 
 PERSON_DB = -12.0
 VOICES = [("espeak", "en-gb-scotland"), ("flite", "slt"), ("espeak", "en-029+f4"), ("flite", "awb"),
@@ -215,7 +216,7 @@ def erle(echo_mic: np.ndarray, out: np.ndarray, start: float = 1.0) -> float:
 
 def run_erle(coach: np.ndarray, canceller, gain_db: float, delay_ms: float) -> tuple[float, float | None]:
     ref = aec.array_reference(coach)
-    room = aec.RoomEcho(ref, gain_db, delay_ms)
+    room = RoomEcho(ref, gain_db, delay_ms)
     mic = np.concatenate([room.add(np.zeros(480, np.int16), (k + 1) * 0.03) for k in range(len(coach) // 480)])
     if canceller is None:
         return 0.0, None
@@ -258,7 +259,7 @@ def compare(rig: Rig, tries: int, livekit: str | None, tmp: Path) -> list[str]:
         sys.path.insert(0, livekit)
         makers["livekit"] = LiveKitCanceller
     coach = rig.coach_audio()
-    level0 = float(frames_db(aec.RoomEcho(aec.array_reference(coach), 0.0, 60).add(
+    level0 = float(frames_db(RoomEcho(aec.array_reference(coach), 0.0, 60).add(
         np.zeros(len(coach), np.int16), len(coach) / 16000)).max())
     stops = words_for(tmp)
     lines = ["| canceller | ERLE 20 ms | ERLE 60 ms | ERLE 200 ms | delay found (60 ms) | "
@@ -304,7 +305,7 @@ def compare(rig: Rig, tries: int, livekit: str | None, tmp: Path) -> list[str]:
 
 def grid(rig: Rig, tries: int, tmp: Path, esrs=ESRS, delays=DELAYS, kinds=("webrtc", "off")) -> tuple[list[str], dict]:
     coach = rig.coach_audio()
-    level0 = float(frames_db(aec.RoomEcho(aec.array_reference(coach), 0.0, 60).add(
+    level0 = float(frames_db(RoomEcho(aec.array_reference(coach), 0.0, 60).add(
         np.zeros(len(coach), np.int16), len(coach) / 16000)).max())
     stops = words_for(tmp)
     results: dict = {}
@@ -445,7 +446,7 @@ def main() -> int:
         tmp = Path(d)
         if args.trace:
             coach = rig.coach_audio()
-            level0 = float(frames_db(aec.RoomEcho(aec.array_reference(coach), 0.0, 60).add(
+            level0 = float(frames_db(RoomEcho(aec.array_reference(coach), 0.0, 60).add(
                 np.zeros(len(coach), np.int16), len(coach) / 16000)).max())
             stops = words_for(tmp)
             for spec in args.trace:

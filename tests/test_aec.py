@@ -15,6 +15,7 @@ import pytest
 from voicecoach import aec
 from voicecoach.audio import read_wav, to_asr
 from voicecoach.mic import FileMic, Placement
+from voicecoach.room import RoomEcho, check_room
 
 PERSON = ("flite", "rms")
 """The person's voice here: not the coach's default espeak voice (nor the benchmark's voices)."""
@@ -43,7 +44,7 @@ def test_gcc_phat_finds_the_delay():
 
 def test_room_echo_at_0_db_is_the_played_samples_delayed():
     x = _speech(2.0)
-    room = aec.RoomEcho(aec.array_reference(x), 0.0, 60.0, reverb=False)
+    room = RoomEcho(aec.array_reference(x), 0.0, 60.0, reverb=False)
     mic = _through(room.add, np.zeros(len(x), np.int16))
     d = int(0.06 * 16000)
     assert np.array_equal(mic[d:], x[:-d])
@@ -51,9 +52,9 @@ def test_room_echo_at_0_db_is_the_played_samples_delayed():
 
 def test_room_flags_out_of_range_name_the_flag():
     with pytest.raises(aec.VoicecoachError, match="--echo-gain-db"):
-        aec.check_room(40.0, 60.0)
+        check_room(40.0, 60.0)
     with pytest.raises(aec.VoicecoachError, match="--echo-delay-ms"):
-        aec.check_room(0.0, -5.0)
+        check_room(0.0, -5.0)
 
 
 @pytest.mark.parametrize("kind", ["webrtc", "speex", "nlms"])
@@ -63,7 +64,7 @@ def test_each_canceller_takes_the_echo_down_and_finds_the_delay(kind):
     except aec.EngineUnavailable as exc:
         pytest.skip(str(exc))
     x = _speech(8.0)
-    room = aec.RoomEcho(aec.array_reference(x), 0.0, 60.0)
+    room = RoomEcho(aec.array_reference(x), 0.0, 60.0)
     mic = _through(room.add, np.zeros(len(x), np.int16))
     path = aec.EchoPath(aec.array_reference(x), canceller)
     out = _through(path.process, mic)
@@ -178,7 +179,7 @@ def test_a_linear_canceller_that_loses_the_echo_does_not_let_the_coachs_voice_th
     coach's own voice is passed whole as the person's. AEC3's output stays what is passed."""
     x = _speech(16.0, seed=5)
     ref = aec.array_reference(x)
-    room = aec.RoomEcho(ref, 0.0, 60.0)
+    room = RoomEcho(ref, 0.0, 60.0)
     path = aec.EchoPath(ref, aec.WebRtcCanceller())
     mic, out = [], []
     for k in range(len(x) // 480):
@@ -222,7 +223,7 @@ def test_one_early_stamp_does_not_move_the_microphones_clock_but_a_lasting_one_d
 
 def test_a_drifting_room_delays_the_echo_a_little_more_every_second():
     x = _speech(4.0, seed=3)
-    room = aec.RoomEcho(aec.array_reference(x), 0.0, 60.0, reverb=False, drift_ppm=1000.0)
+    room = RoomEcho(aec.array_reference(x), 0.0, 60.0, reverb=False, drift_ppm=1000.0)
     mic = _through(room.add, np.zeros(len(x), np.int16))
     first, _ = aec.estimate_delay(x[:16000], mic[:16000], 8000)
     last, _ = aec.estimate_delay(x[-16000:], mic[-16000:], 8000)
@@ -361,7 +362,7 @@ def test_the_canceller_keeps_a_soft_persons_word_over_a_loud_echo(tmp_path):
                     "hold for four, out for four, and hold for four. Now breathe in slowly.", "en-us")
     word = _say(tmp_path, "stop", -12.0).astype(np.float64)
     ref = aec.array_reference(coach)
-    room = aec.RoomEcho(ref, 0.0, 60.0)
+    room = RoomEcho(ref, 0.0, 60.0)
     echo = _through(room.add, np.zeros(len(coach), np.int16))
     word = np.round(word * 10 ** ((_peak_db(echo) - 12.0 - _peak_db(word.astype(np.int16))) / 20))
     at = int(4.5 * 16000)

@@ -15,7 +15,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                     "trace"}),
     ("understanding", {"templates", "crisis", "crisis_lines", "patterns", "scoring", "embed", "semantic",
                        "crisis_model", "expansions", "matcher", "intents", "answers"}),
-    ("audio", {"audio", "vad", "player", "mic", "aec", "aec_linear", "devices"}),
+    ("audio", {"audio", "vad", "player", "mic", "aec", "aec_linear", "room", "devices"}),
     ("speech", {"asr", "tts"}),
     ("dialogue", {"script_model", "script_fields", "script_parser", "script_text", "scripts", "followup",
                   "actions", "engine_steps", "engine", "cue_plan", "journal", "memory", "coach"}),

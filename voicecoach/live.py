@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from voicecoach.aec import EchoPath, PlayedReference, RoomEcho, make_canceller
+from voicecoach.aec import EchoPath, PlayedReference, make_canceller
 from voicecoach.asr.command import incomplete
 from voicecoach.audio import ASR_RATE
 from voicecoach.coach import Coach, Show
@@ -60,6 +60,7 @@ from voicecoach.ear import (
 from voicecoach.engine import Ended, Speak, StepStarted
 from voicecoach.errors import VoicecoachError
 from voicecoach.mic import MicError, Source
+from voicecoach.room import RoomEcho
 from voicecoach.runner import RealTime, Runner, Speaker, VirtualTime
 from voicecoach.tape import RETRY_SECONDS, TapePlayer
 from voicecoach.trace import enabled as tracing

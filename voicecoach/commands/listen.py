@@ -28,12 +28,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicecoach.aec import check_room
     from voicecoach.commands._common import config_and_library, make_voice
     from voicecoach.display import Display
     from voicecoach.errors import VoicecoachError
     from voicecoach.live import LiveLoop
     from voicecoach.mic import FileMic, SoundDeviceMic, Source
+    from voicecoach.room import check_room
     from voicecoach.session import load_disclaimer, make_coach, open_journal, output_path_ok
     from voicecoach.tape import write_output
 
