@@ -41,6 +41,20 @@ MARGIN = 0.008
 """The reference is aligned this much early, so the echo never precedes it (s)."""
 MOVE = 0.002
 """A delay estimate this far from the last restarts the cancellers (s)."""
+TRACK_WINDOW, TRACK_EVERY, TRACK_AGREE, TRACK_SPAN, TRACK_GROWTH = 0.2, 0.03, 3, 0.01, 0.001
+"""Once the delay is known it is followed closely: every TRACK_EVERY s, over the last
+TRACK_WINDOW s, within TRACK_SPAN of it, and TRACK_GROWTH more for every second since the last
+clear estimate (the delay goes on moving while the coach is silent). TRACK_AGREE estimates in a row that agree (within two
+samples) and differ from it move the reference at once, the cancellers kept: the room's path has
+not changed, only when its echo arrives (two sound cards' clocks; a loopback correcting its
+latency in steps of a millisecond or two). A step the cancellers had to learn again took 1-3 s
+of the coach's voice through."""
+MOVING_OFF, MOVING_FRAMES, MOVING_GAIN = 8, 15, 10 ** (-30 / 20)
+"""While the echo has moved MOVING_OFF samples or more from where the reference is read (from
+two estimates in a row that see it, and the LOOKBACK before, to MOVING_FRAMES after the reference
+has followed it), both cancellers let the coach's voice through, and it sounds like someone
+talking over the coach: those frames are not taken for the person (unless far louder than the
+echo) and AEC3's output is passed MOVING_GAIN down."""
 ESTIMATE_EVERY = 0.5
 """Seconds of microphone audio between delay estimates (while the coach is speaking)."""
 WINDOW = 2.0
@@ -146,10 +160,11 @@ def make_canceller(kind: str = "auto") -> tuple[Canceller | None, str | None]:
 # --------------------------------------------------------------------------- delay
 
 
-def estimate_delay(ref: np.ndarray, mic: np.ndarray, max_lag: int) -> tuple[int, float]:
+def estimate_delay(ref: np.ndarray, mic: np.ndarray, max_lag: int,
+                   near: tuple[int, int] | None = None) -> tuple[int, float]:
     """GCC-PHAT: the lag (samples, 0..max_lag) by which ``mic`` follows ``ref`` (two windows over
     the same span of time), and how clear the peak is (peak over the mean correlation
-    magnitude; below about 8 it is noise)."""
+    magnitude; below about 8 it is noise). ``near=(lag, span)``: the peak within span of lag."""
     n = len(ref) + len(mic)
     nfft = 1 << (n - 1).bit_length()
     r = np.fft.rfft(mic.astype(np.float64), nfft) * np.conj(np.fft.rfft(ref.astype(np.float64), nfft))
@@ -157,8 +172,12 @@ def estimate_delay(ref: np.ndarray, mic: np.ndarray, max_lag: int) -> tuple[int,
     r[(f < 200) | (f > 4000)] = 0.0  # speech band: hum and hiss carry no timing
     r /= np.abs(r) + 1e-9
     cc = np.fft.irfft(r, nfft)[: max_lag + 1]
-    k = int(np.argmax(cc))
     floor = float(np.mean(np.abs(cc))) + 1e-12
+    if near is not None:
+        a = max(0, near[0] - near[1])
+        k = a + int(np.argmax(cc[a : near[0] + near[1] + 1]))
+        return k, float(cc[k] / floor)
+    k = int(np.argmax(cc))
     return k, float(cc[k] / floor)
 
 
@@ -247,6 +266,10 @@ class EchoPath:
         self._mic_n = 0
         self._since = 0
         self._votes: deque[int] = deque(maxlen=5)
+        self._track_since = 0
+        self._track: deque[int] = deque(maxlen=TRACK_AGREE)
+        self._moving = 0
+        self._tracked = 0.0
         self._history: deque[tuple[float, np.ndarray]] = deque()
         self._history_n = 0
 
@@ -345,6 +368,11 @@ class EchoPath:
                 self._residual.append(lin_db)
             clear = above and (lin_db < mic_db - LIN_BELOW or over > LIN_BELOW)
             self._clear = self._clear + 1 if clear else 0
+            if self._moving:  # the echo moved: what the cancellers let through is the coach
+                self._moving -= 1
+                self._hits = self._clear = 0
+                self._open = 0 if not loud else self._open
+                a = (a * MOVING_GAIN).astype(np.int16)
             if loud or self._hits >= HITS or self._clear >= HITS:
                 self._open = HANGOVER
                 self._loud = HANGOVER if bare else self._loud
@@ -388,6 +416,10 @@ class EchoPath:
         while self._mic_n - len(self._mic[0]) >= need:
             self._mic_n -= len(self._mic.popleft())
         self._since += len(x)
+        self._track_since += len(x)
+        if self.delay is not None and self._track_since >= TRACK_EVERY * RATE and self._mic_n >= TRACK_WINDOW * RATE:
+            self._track_since = 0
+            self._follow(t_end)
         first = self.delay is None
         if self._since < (FIRST_EVERY if first else ESTIMATE_EVERY) * RATE:
             return False
@@ -407,11 +439,43 @@ class EchoPath:
         # person talking over the coach, as the room test's first estimate once was) does not.
         agree = [v for v in self._votes if abs(v - k) <= 32]
         if len(agree) >= 2:
-            old = self.delay
-            self.delay = float(np.median(agree)) / RATE
-            self.estimates.append(self.delay)
-            return old is None or abs(self.delay - old) > MOVE
+            found = float(np.median(agree)) / RATE
+            self.estimates.append(found)
+            if self.delay is None or abs(found - self.delay) > MOVE:
+                self.delay, self._tracked = found, t_end  # small moves are followed, below
+                return True
         return False
+
+    def _follow(self, t_end: float) -> None:
+        """Move the reference with a small step of the delay, at once, the cancellers kept."""
+        m = int(TRACK_WINDOW * RATE)
+        ref = self.reference(t_end - m / RATE, m)
+        mic = np.concatenate(list(self._mic)[-(m // FRAME + 1):])[-m:]
+        if _rms_db(ref) < -45.0 or _rms_db(mic) < -60.0:
+            self._track.clear()
+            return
+        now = int(round(self.delay * RATE))
+        span = TRACK_SPAN + TRACK_GROWTH * max(0.0, t_end - self._tracked)
+        k, clarity = estimate_delay(ref, mic, self.max_lag, near=(now, int(span * RATE)))
+        if clarity < 8.0:
+            self._track.clear()
+            return
+        if abs(k - now) <= 2:  # where the reference is read: on track
+            self._tracked = t_end
+        self._track.append(k)
+        off = abs(k - now) >= MOVING_OFF
+        if off and len(self._track) >= 2 and abs(self._track[-2] - k) <= 2:  # one alone may be the person
+            if not self._moving:
+                for item in self._line:  # heard before the move showed in the estimates
+                    item[0], item[2] = (item[0] * MOVING_GAIN).astype(np.int16), item[3]
+            self._moving = MOVING_FRAMES
+        if (len(self._track) == TRACK_AGREE and max(self._track) - min(self._track) <= 2
+                and abs(k - now) >= 4):
+            self.delay, self._tracked = k / RATE, t_end
+            self._track.clear()
+            self._votes.clear()
+            self._moving = MOVING_FRAMES if self._moving or abs(k - now) >= MOVING_OFF else 0
+            trace("aec_follow", t_end, delay=self.delay)
 
 
 def _highpass(hz: float, taps: int) -> np.ndarray:
