@@ -449,15 +449,19 @@ class EchoPath:
     def _follow(self, t_end: float) -> None:
         """Move the reference with a small step of the delay, at once, the cancellers kept."""
         m = int(TRACK_WINDOW * RATE)
-        ref = self.reference(t_end - m / RATE, m)
+        now = int(round(self.delay * RATE))
+        span = min(int((TRACK_SPAN + TRACK_GROWTH * max(0.0, t_end - self._tracked)) * RATE), self.max_lag)
+        # The window is short: the reference is read where the echo in it was played, 20 ms
+        # early (GCC over windows this short peaks falsely near a lag of 0).
+        base = max(0, now - span - RATE // 50)
+        ref = self.reference(t_end - (m + base) / RATE, m)
         mic = np.concatenate(list(self._mic)[-(m // FRAME + 1):])[-m:]
         if _rms_db(ref) < -45.0 or _rms_db(mic) < -60.0:
             self._track.clear()
             return
-        now = int(round(self.delay * RATE))
-        span = TRACK_SPAN + TRACK_GROWTH * max(0.0, t_end - self._tracked)
-        k, clarity = estimate_delay(ref, mic, self.max_lag, near=(now, int(span * RATE)))
-        if clarity < 8.0:
+        k, clarity = estimate_delay(ref, mic, self.max_lag, near=(now - base, span))
+        k += base
+        if clarity < 8.0 or abs(k - now) >= span - 1:  # a peak at the edge is the window's, not the room's
             self._track.clear()
             return
         if abs(k - now) <= 2:  # where the reference is read: on track
