@@ -448,19 +448,16 @@ class EchoPath:
 
     def _follow(self, t_end: float) -> None:
         """Move the reference with a small step of the delay, at once, the cancellers kept."""
-        m = int(TRACK_WINDOW * RATE)
         now = int(round(self.delay * RATE))
+        # At least twice the delay: most of the echo in the window was played within it.
+        m = max(int(TRACK_WINDOW * RATE), 2 * now)
         span = min(int((TRACK_SPAN + TRACK_GROWTH * max(0.0, t_end - self._tracked)) * RATE), self.max_lag)
-        # The window is short: the reference is read where the echo in it was played, 20 ms
-        # early (GCC over windows this short peaks falsely near a lag of 0).
-        base = max(0, now - span - RATE // 50)
-        ref = self.reference(t_end - (m + base) / RATE, m)
+        ref = self.reference(t_end - m / RATE, m)
         mic = np.concatenate(list(self._mic)[-(m // FRAME + 1):])[-m:]
-        if _rms_db(ref) < -45.0 or _rms_db(mic) < -60.0:
+        if len(mic) < m or _rms_db(ref) < -45.0 or _rms_db(mic) < -60.0:
             self._track.clear()
             return
-        k, clarity = estimate_delay(ref, mic, self.max_lag, near=(now - base, span))
-        k += base
+        k, clarity = estimate_delay(ref, mic, self.max_lag, near=(now, span))
         if clarity < 8.0 or abs(k - now) >= span - 1:  # a peak at the edge is the window's, not the room's
             self._track.clear()
             return
