@@ -43,12 +43,12 @@ MOVE = 0.002
 """A delay estimate this far from the last restarts the cancellers (s)."""
 TRACK_WINDOW, TRACK_EVERY, TRACK_AGREE, TRACK_SPAN, TRACK_GROWTH = 0.2, 0.03, 3, 0.01, 0.001
 """Once the delay is known it is followed closely: every TRACK_EVERY s, over the last
-TRACK_WINDOW s, within TRACK_SPAN of it, and TRACK_GROWTH more for every second since the last
-clear estimate (the delay goes on moving while the coach is silent). TRACK_AGREE estimates in a row that agree (within two
-samples) and differ from it move the reference at once, the cancellers kept: the room's path has
-not changed, only when its echo arrives (two sound cards' clocks; a loopback correcting its
-latency in steps of a millisecond or two). A step the cancellers had to learn again took 1-3 s
-of the coach's voice through."""
+TRACK_WINDOW s (or twice the delay), within TRACK_SPAN of it, and TRACK_GROWTH more for every
+second since an estimate last found it there (the delay goes on moving while the coach is
+silent). TRACK_AGREE estimates in a row that agree (within two samples) and differ from it move
+the reference at once, the cancellers kept: the room's path has not changed, only when its echo
+arrives (two sound cards' clocks; a loopback correcting its latency in steps of a millisecond or
+two). A step the cancellers had to learn again took 1-3 s of the coach's voice through."""
 MOVING_OFF, MOVING_FRAMES, MOVING_GAIN = 8, 15, 10 ** (-30 / 20)
 """While the echo has moved MOVING_OFF samples or more from where the reference is read (from
 two estimates in a row that see it, and the LOOKBACK before, to MOVING_FRAMES after the reference
