@@ -448,6 +448,8 @@ class EchoPath:
 
     def _follow(self, t_end: float) -> None:
         """Move the reference with a small step of the delay, at once, the cancellers kept."""
+        if self.delay is None:
+            return
         now = int(round(self.delay * RATE))
         # At least twice the delay: most of the echo in the window was played within it.
         m = max(int(TRACK_WINDOW * RATE), 2 * now)
