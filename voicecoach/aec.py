@@ -372,7 +372,7 @@ class EchoPath:
                 self._moving -= 1
                 self._hits = self._clear = 0
                 self._open = 0 if not loud else self._open
-                a = (a * MOVING_GAIN).astype(np.int16)
+                a = _held(a)
             if loud or self._hits >= HITS or self._clear >= HITS:
                 self._open = HANGOVER
                 self._loud = HANGOVER if bare else self._loud
@@ -419,7 +419,7 @@ class EchoPath:
         self._track_since += len(x)
         if self.delay is not None and self._track_since >= TRACK_EVERY * RATE and self._mic_n >= TRACK_WINDOW * RATE:
             self._track_since = 0
-            self._follow(t_end)
+            self._follow(t_end, self.delay)
         first = self.delay is None
         if self._since < (FIRST_EVERY if first else ESTIMATE_EVERY) * RATE:
             return False
@@ -446,11 +446,9 @@ class EchoPath:
                 return True
         return False
 
-    def _follow(self, t_end: float) -> None:
+    def _follow(self, t_end: float, delay: float) -> None:
         """Move the reference with a small step of the delay, at once, the cancellers kept."""
-        if self.delay is None:
-            return
-        now = int(round(self.delay * RATE))
+        now = int(round(delay * RATE))
         # At least twice the delay: most of the echo in the window was played within it.
         m = max(int(TRACK_WINDOW * RATE), 2 * now)
         span = min(int((TRACK_SPAN + TRACK_GROWTH * max(0.0, t_end - self._tracked)) * RATE), self.max_lag)
@@ -470,7 +468,7 @@ class EchoPath:
         if off and len(self._track) >= 2 and abs(self._track[-2] - k) <= 2:  # one alone may be the person
             if not self._moving:
                 for item in self._line:  # heard before the move showed in the estimates
-                    item[0], item[2] = (item[0] * MOVING_GAIN).astype(np.int16), item[3]
+                    item[0], item[2] = _held(item[0]), item[3]
             self._moving = MOVING_FRAMES
         if (len(self._track) == TRACK_AGREE and max(self._track) - min(self._track) <= 2
                 and abs(k - now) >= 4):
@@ -479,6 +477,11 @@ class EchoPath:
             self._votes.clear()
             self._moving = MOVING_FRAMES if self._moving or abs(k - now) >= MOVING_OFF else 0
             trace("aec_follow", t_end, delay=self.delay)
+
+
+def _held(x: np.ndarray) -> np.ndarray:
+    """AEC3's output held back while the echo has moved (see MOVING_GAIN)."""
+    return (x * MOVING_GAIN).astype(np.int16)
 
 
 def _highpass(hz: float, taps: int) -> np.ndarray:
