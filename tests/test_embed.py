@@ -124,6 +124,23 @@ def test_batches_match_single_sentences(encoder):
 
 
 @needs_model
+def test_views_come_from_the_same_pass_and_pool_the_words(encoder):
+    texts = ["ground me", "my chest is tight and i can't stop worrying about him tonight", "yes", ""]
+    views = ("mean4", "max4", "max6")
+    batch = encoder.encode(texts, views=views)
+    assert batch.shape == (4, 384 * 4)
+    assert np.allclose(batch[:, :384], encoder.encode(texts), atol=1e-5)  # the sentence vector first
+    one = np.stack([encoder.encode([t], views=views)[0] for t in texts])
+    assert np.allclose(batch, one, atol=1e-5)  # padding is never pooled
+    assert np.allclose(np.linalg.norm(batch.reshape(4, 4, 384), axis=2), 1.0, atol=1e-5)
+    # the maximum over the words: a word added changes it only where it is larger
+    a, b = encoder.encode(["i am tired", "i am tired tired"], views=("max1",))[:, 384:]
+    assert not np.allclose(a, b)
+    with pytest.raises(ValueError, match="max7"):
+        encoder.encode(["x"], views=("max7",))
+
+
+@needs_model
 def test_tokenizers_and_wordpiece_agree(encoder):
     wp = embed.WordPiece(encoder.dir / "vocab.txt")
     for s in ["I'm so anxious, can't breathe!", "grounding 5-4-3-2-1 please", "naïve café", "ok um so yeah"]:

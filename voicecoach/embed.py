@@ -237,6 +237,38 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return xc / np.sqrt(var + eps) * w + b
 
 
+VIEW = re.compile(r"(mean|max)([1-6])")
+"""A view of the encoder's pass besides the sentence vector: ``mean4`` is the mean over the
+tokens of layer 4's output, ``max6`` the largest value of each of layer 6's numbers over the words
+(the two framing tokens left out), each L2-normalised. The sentence vector (``mean6``) averages a
+sentence's few telling words with all the others; a word-level maximum and an earlier layer keep
+more of them (the learned crisis layer reads these, voicecoach/crisis_model.py)."""
+
+
+def parse_view(view: str) -> tuple[str, int]:
+    """("mean" or "max", layer 1-6) for a view name; ValueError for another."""
+    m = VIEW.fullmatch(view)
+    if m is None:
+        raise ValueError(f"unknown view {view!r} (mean1..mean6, max1..max6)")
+    return m.group(1), int(m.group(2))
+
+
+def _pool(x: np.ndarray, mask: np.ndarray, how: str) -> np.ndarray:
+    """Token states (B, L, H) pooled over the real tokens, L2-normalised (B, H)."""
+    m = mask.astype(bool)
+    if how == "mean":
+        w = m[:, :, None].astype(np.float32)
+        pooled = (x * w).sum(1) / np.maximum(w.sum(1), 1e-9)
+    else:
+        words = m.copy()
+        lengths = m.sum(1)
+        inner = lengths > 2  # [CLS] word ... [SEP]: the words alone
+        words[inner, 0] = False
+        words[np.flatnonzero(inner), lengths[inner] - 1] = False
+        pooled = np.where(words[:, :, None], x, np.float32(-np.inf)).max(1)
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
 class Encoder:
     """all-MiniLM-L6-v2 in numpy: ``encode(texts)`` gives L2-normalised float32 rows of 384."""
 
@@ -284,8 +316,11 @@ class Encoder:
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, MAX_TOKENS)
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Token ids (B, L) and mask (B, L) → mean-pooled, normalised sentence vectors (B, H)."""
+    def _forward(self, ids: np.ndarray, mask: np.ndarray, views: tuple[str, ...] = ()) -> np.ndarray:
+        """Token ids (B, L) and mask (B, L) → mean-pooled, normalised sentence vectors (B, H),
+        followed by each of ``views`` (B, H each; see :func:`parse_view`) when asked for."""
+        wanted = [parse_view(v) for v in views]
+        taken: list[np.ndarray] = []
         b, n = ids.shape
         h, nh = self.hidden, self.heads
         dh = h // nh
@@ -307,16 +342,17 @@ class Encoder:
             x = _layer_norm((ctx @ wo + bo).reshape(b, n, h) + x, ln1w, ln1b, self.eps)
             inter = _gelu(x.reshape(b * n, h) @ wi + bi)
             x = _layer_norm((inter @ wo2 + bo2).reshape(b, n, h) + x, ln2w, ln2b, self.eps)
-        m = mask[:, :, None].astype(np.float32)
-        pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            taken.append(x)
+        out = [_pool(x, mask, "mean")] + [_pool(taken[layer - 1], mask, how) for how, layer in wanted]
+        return np.concatenate(out, axis=1)
 
-    def encode(self, texts: list[str] | str, batch_size: int = 64) -> np.ndarray:
-        """L2-normalised sentence vectors, one row per text (float32, 384 columns). Texts are
-        sorted by length and batched, so padding costs little."""
+    def encode(self, texts: list[str] | str, batch_size: int = 64, views: tuple[str, ...] = ()) -> np.ndarray:
+        """L2-normalised sentence vectors, one row per text (float32, 384 columns), each followed
+        by its ``views`` from the same pass (384 more columns a view, see :data:`VIEW`). Texts
+        are sorted by length and batched, so padding costs little."""
         if isinstance(texts, str):
             texts = [texts]
-        out = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        out = np.zeros((len(texts), self.hidden * (1 + len(views))), dtype=np.float32)
         if not texts:
             return out
         toks = [self.tokenize(t or "") for t in texts]
@@ -331,15 +367,16 @@ class Encoder:
                 mask[r, : len(toks[i])] = 1
             if len(idx) <= 8:
                 with one_blas_thread():
-                    out[idx] = self._forward(ids, mask)
+                    out[idx] = self._forward(ids, mask, views)
             else:
-                out[idx] = self._forward(ids, mask)
+                out[idx] = self._forward(ids, mask, views)
         return out
 
-    def cached_encode(self, texts: list[str], tag: str = "exemplars") -> np.ndarray:
+    def cached_encode(self, texts: list[str], tag: str = "exemplars", views: tuple[str, ...] = ()) -> np.ndarray:
         """:meth:`encode` for a fixed list, kept as .npy in the cache directory under a digest of
-        the model file's size and the texts (see the module notes)."""
-        h = hashlib.sha256(f"{_ENCODE_VERSION}:{self.model_size}:{MAX_TOKENS}".encode())
+        the model file's size, the views and the texts (see the module notes)."""
+        width = self.hidden * (1 + len(views))
+        h = hashlib.sha256(f"{_ENCODE_VERSION}:{self.model_size}:{MAX_TOKENS}:{','.join(views)}".encode())
         h.update("\n".join(texts).encode("utf-8"))
         path = None
         d = cache_dir()
@@ -347,11 +384,11 @@ class Encoder:
             path = d / f"embed-{tag}-{h.hexdigest()[:32]}.npy"
             try:
                 arr = np.load(path, allow_pickle=False)
-                if arr.shape == (len(texts), self.hidden) and arr.dtype == np.float32:
+                if arr.shape == (len(texts), width) and arr.dtype == np.float32:
                     return arr
             except (OSError, ValueError):
                 pass
-        arr = self.encode(texts)
+        arr = self.encode(texts, views=views)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
