@@ -7,7 +7,8 @@ These were once limits inside unit tests; on a shared, busy machine a wall-clock
 fails for reasons that are not the code's, so the figures live here. Each floor is the least the
 same work can cost on this machine right now, so a row reads as "how far above the floor":
 
-- sentence encoder, one utterance: the encoder beside the same dense products alone in numpy;
+- sentence encoder, one utterance: the encoder beside the same dense products alone in numpy, and
+  with the learned crisis layer's views beside it without them;
 - intent matcher load: with a warm cache beside no cache, and beside reading the cache file alone;
 - journal, one answer on disk: ``record_answer`` beside a bare SQLite insert and commit with the
   same pragmas, in the same folder;
@@ -60,7 +61,11 @@ def encoder(runs: int) -> dict:
 
     with embed.one_blas_thread():
         floor = _median_s(products, runs, 10)
-    return {"tokens": n, "encode_s": _median_s(lambda: enc.encode([UTTERANCE]), runs, 10), "floor_s": floor}
+    from voicecoach import crisis_model
+
+    views = crisis_model.default_model().views
+    return {"tokens": n, "encode_s": _median_s(lambda: enc.encode([UTTERANCE]), runs, 10), "floor_s": floor,
+            "views": views, "views_s": _median_s(lambda: enc.encode([UTTERANCE], views=views), runs, 10)}
 
 
 def matcher_load(runs: int) -> dict:
@@ -145,6 +150,9 @@ def report(res: dict, runs: int) -> str:
     else:
         rows.append(f"| sentence encoder, one utterance ({e['tokens']} tokens) | {ms(e['encode_s'])} | "
                     f"{ms(e['floor_s'])} (its dense products alone, numpy) | {e['encode_s'] / e['floor_s']:.1f} |")
+        rows.append(f"| the same with the crisis layer's views ({', '.join(e['views'])}), as the matcher runs it | "
+                    f"{ms(e['views_s'])} | {ms(e['encode_s'])} (the sentence vector alone) | "
+                    f"{e['views_s'] / e['encode_s']:.2f} |")
     m = res["matcher"]
     rows.append(f"| intent matcher load, warm cache | {ms(m['warm_s'])} | {ms(m['floor_s'])} (reading the "
                 f"cache file and intents.yaml alone) | {m['warm_s'] / m['floor_s']:.1f} |")

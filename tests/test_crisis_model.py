@@ -46,7 +46,7 @@ def test_model_file_is_small_loads_and_matches_its_training_data():
     path = data_path(cm.MODEL_FILE)
     assert path.stat().st_size < 200_000
     model = cm.default_model()
-    assert model.weights.shape == (model.dim + len(model.cue_classes),)
+    assert model.weights.shape == (model.width + len(model.cue_classes),)
     assert 0 < model.low <= model.high <= 1
     texts, labels, _kinds = _trainer().training_data()
     assert model.data_digest == cm.data_digest(texts, labels), "retrain: scripts/train_crisis_model.py"
@@ -59,7 +59,7 @@ def test_model_names_only_cue_classes_the_screen_has(matcher):
 def test_a_broken_model_file_names_file_and_key(tmp_path):
     good = json.loads(data_path(cm.MODEL_FILE).read_text(encoding="utf-8"))
     for change, words in (({"weights": [0.1]}, "weights"), ({"low": 0.9, "high": 0.5}, "thresholds"),
-                          ({"format": 99}, "format")):
+                          ({"format": 99}, "format"), ({"views": ["mean4", "sum2"]}, "views")):
         p = tmp_path / "m.json"
         p.write_text(json.dumps({**good, **change}), encoding="utf-8")
         with pytest.raises(cm.CrisisModelError) as exc:
@@ -128,8 +128,8 @@ def test_no_hard_negative_is_taken_for_a_crisis(train2_results):
 
 
 @semantic
-@pytest.mark.xfail(strict=True, reason="target not met yet: 320/323 caught, 18/325 hard negatives "
-                   "asked about (5.5%); see docs/intents.md")
+@pytest.mark.xfail(strict=True, reason="target not met yet: 321/323 caught, 28/325 hard negatives "
+                   "asked about (8.6%); see docs/intents.md")
 def test_training_batch_meets_the_targets(train2_results):
     missed, _as_crisis, asked = train2_results
     assert not missed, missed

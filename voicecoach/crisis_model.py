@@ -3,8 +3,10 @@
 The rules of :mod:`voicecoach.crisis` catch what their patterns and cue classes foresee; a statement
 said in new words ("I keep hoping the plane goes down") slips past them. This layer reads the
 sentence vector the semantic layer already computes (all-MiniLM-L6-v2, 384 numbers, see
-:mod:`voicecoach.embed`), concatenated with one indicator per cue class of the crisis screen found
-in the utterance, and gives a probability ``p`` that it is a crisis statement:
+:mod:`voicecoach.embed`) and the ``views`` of the same encoder pass the model names (an earlier
+layer's mean, word-level maxima: 384 numbers each), concatenated with one indicator per cue class
+of the crisis screen found in the utterance, and gives a probability ``p`` that it is a crisis
+statement:
 
 - ``p >= high``: ``crisis``;
 - ``low <= p < high``: ``crisis_check`` (the coach asks directly and kindly);
@@ -37,7 +39,7 @@ import numpy as np
 from voicecoach.errors import LocatedError
 
 MODEL_FILE = "crisis_model.json"
-FORMAT = 1
+FORMAT = 2
 MIN_WORDS = 4
 """Shorter utterances (after fillers are dropped) are left to the rules: too few words to read."""
 
@@ -52,7 +54,9 @@ class _Screen(Protocol):
 
 @dataclass(frozen=True)
 class CrisisModel:
-    """A trained head: ``p = sigmoid(w . [vector, cue indicators] + b)``."""
+    """A trained head: ``p = sigmoid(w . [vector, views, cue indicators] + b)``. ``views`` names
+    the encoder's pooled views read beside the sentence vector (``embed.VIEW``: an earlier layer's
+    mean, a word-level maximum), ``dim`` numbers each."""
 
     weights: np.ndarray
     bias: float
@@ -62,6 +66,12 @@ class CrisisModel:
     dim: int = 384
     data_digest: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    views: tuple[str, ...] = ()
+
+    @property
+    def width(self) -> int:
+        """Numbers of the encoder's read per utterance: the sentence vector and the views."""
+        return self.dim * (1 + len(self.views))
 
     # -- loading and saving -------------------------------------------------------------------
 
@@ -77,6 +87,7 @@ class CrisisModel:
         try:
             dim = int(data["dim"])
             cues = tuple(str(c) for c in data["cue_classes"])
+            views = tuple(str(v) for v in data["views"])
             weights = np.asarray(data["weights"], dtype=np.float64)
             bias = float(data["bias"])
             high, low = float(data["high"]), float(data["low"])
@@ -84,14 +95,20 @@ class CrisisModel:
             raise fail(f"missing key {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
             raise fail(f"a value has the wrong type ({exc})") from None
-        if weights.shape != (dim + len(cues),):
-            raise fail(f"weights must hold dim + len(cue_classes) = {dim + len(cues)} numbers")
+        from voicecoach.embed import VIEW  # loads no model; not imported with the matcher
+
+        bad = [v for v in views if not VIEW.fullmatch(v)]
+        if bad:
+            raise fail(f"views: {bad[0]!r} is not one of mean1..mean6, max1..max6")
+        width = dim * (1 + len(views)) + len(cues)
+        if weights.shape != (width,):
+            raise fail(f"weights must hold dim x (1 + len(views)) + len(cue_classes) = {width} numbers")
         if not np.all(np.isfinite(weights)) or not math.isfinite(bias):
             raise fail("weights and bias must be finite numbers")
         if not 0.0 < low <= high <= 1.0:
             raise fail("thresholds must satisfy 0 < low <= high <= 1")
         return cls(weights, bias, cues, high, low, dim, str(data.get("data_digest", "")),
-                   dict(data.get("info") or {}))
+                   dict(data.get("info") or {}), views)
 
     @classmethod
     def from_file(cls, path: Path) -> CrisisModel:
@@ -107,6 +124,7 @@ class CrisisModel:
         return {
             "format": FORMAT,
             "dim": self.dim,
+            "views": list(self.views),
             "cue_classes": list(self.cue_classes),
             "bias": round(self.bias, 6),
             "weights": [round(float(w), 6) for w in self.weights],
@@ -119,7 +137,9 @@ class CrisisModel:
     # -- scoring ------------------------------------------------------------------------------
 
     def features(self, vector: np.ndarray, cues: set[str]) -> np.ndarray:
-        """One feature row: the sentence vector, then 1.0 for each cue class found."""
+        """One feature row: the sentence vector and its views (``width`` numbers, as
+        ``Encoder.encode(texts, views=self.views)`` gives them), then 1.0 for each cue class
+        found."""
         ind = np.array([1.0 if c in cues else 0.0 for c in self.cue_classes])
         return np.concatenate([np.asarray(vector, dtype=np.float64).reshape(-1), ind])
 
@@ -135,7 +155,8 @@ class CrisisModel:
         return None
 
     def assess(self, screen: _Screen, text: str, vector: np.ndarray) -> tuple[str | None, float]:
-        """The decision and the probability for one utterance, given its sentence vector."""
+        """The decision and the probability for one utterance, given its sentence vector and
+        views."""
         p = self.probability(vector, screen.cue_classes(text))
         return self.decide(p), p
 

@@ -140,7 +140,8 @@ class IntentMatcher:
         return self._scores(text, semantic)[0]
 
     def _scores(self, text: str, semantic: bool = True) -> tuple[list[Scored], np.ndarray | None]:
-        """:meth:`scores` and the utterance's sentence vector (None without the semantic layer)."""
+        """:meth:`scores` and the utterance's sentence vector followed by the views the learned
+        crisis layer reads (None without the semantic layer)."""
         clean = self.clean(text)
         if not clean:
             return [], None
@@ -160,7 +161,7 @@ class IntentMatcher:
         sem = self.semantic() if semantic else None
         vec = None
         if sem is not None:
-            vec = sem.encode(clean)
+            vec = sem.encode(clean, self._crisis_views())
             by_intent = sem.intent_similarities(vec)
             for sc in out:
                 sc.semantic = by_intent.get(sc.name, 0.0)
@@ -169,6 +170,10 @@ class IntentMatcher:
         return out, vec
 
     # -- the semantic layer -----------------------------------------------------------------------
+
+    def _crisis_views(self) -> tuple[str, ...]:
+        """The encoder's views the learned crisis layer reads, taken in the same pass."""
+        return crisis_model.default_model().views if self.use_crisis_model else ()
 
     def semantic(self) -> Semantic | None:
         """The exemplar embeddings, built on first use; None without the semantic extra (or with
