@@ -370,6 +370,16 @@ millisecond. A real gap (an underflow, flagged or not) is kept: the echo cancell
 must move with it, or it is a few milliseconds off the echo from then on."""
 
 
+OUTPUT_LATENCY = 0.05
+"""The output stream's buffer (s). PortAudio's "low" setting (about 9 ms through PulseAudio's ALSA
+plugin) underran whenever the recogniser or the echo canceller held the interpreter for longer
+than that on a slow 2-core machine, most often just as the person spoke: the coach's voice broke
+up, and its echo moved against the reference (every failed run of the
+real-audio room test had underruns while the coach spoke, no passing run had one;
+docs/benchmarks.md). 50 ms rides over those; "stop" still clears the buffer, so at most this much
+more is heard after it."""
+
+
 class SoundDevicePlayer(_Timeline):
     """One long-lived PortAudio output stream whose callback plays from a buffer.
 
@@ -381,7 +391,7 @@ class SoundDevicePlayer(_Timeline):
     """
 
     def __init__(self, device: str | int | None = None, rate: int | None = None, *,
-                 latency: str | float = "low", blocksize: int | None = None):
+                 latency: str | float = OUTPUT_LATENCY, blocksize: int | None = None):
         super().__init__(time.monotonic)
         self._sd = _sounddevice()
         self.device_spec = device
