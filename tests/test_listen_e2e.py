@@ -87,9 +87,6 @@ def record(source: str, path: Path, env: dict) -> subprocess.Popen:
                              "--file-format=wav", str(path)], env=env)
 
 
-@pytest.mark.xfail(strict=False, reason="the room target (20 runs in a row) is not met yet on the 2-core machine "
-                   "(docs/benchmarks.md, The real-audio room test): the failures are the person's 'stop' taken "
-                   "for the coach's own voice, or heard as another word")
 @pytest.mark.parametrize("engine", ["pocketsphinx", "auto"])
 def test_the_coach_answers_in_a_room_ignores_its_echo_and_stops(room, tmp_path, voicecoach_home, engine):
     """Real audio on a shared machine, one attempt: every assertion must hold in it. With
