@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from voicecoach import crisis_model as cm  # noqa: E402
 from voicecoach import embed  # noqa: E402
 from voicecoach.config import data_path  # noqa: E402
-from voicecoach.intents import load_matcher  # noqa: E402
+from voicecoach.intents import IntentMatcher, load_matcher  # noqa: E402
 from voicecoach.semantic import embed_text  # noqa: E402
 
 S = ROOT / "tests" / "sentences"
@@ -57,7 +57,7 @@ HARD_BUDGET = 0.15
 flagged by rules and model together (cross-validated)."""
 
 
-def training_data() -> tuple[list[str], list[int], list[str]]:
+def training_data(matcher: IntentMatcher | None = None) -> tuple[list[str], list[int], list[str]]:
     """(texts, labels, kind) with kind "crisis", "hard" (hard negatives, idioms, ordinary),
     "other" (intent and command sentences) or "exemplar" (the intents' exemplars); duplicates keep
     their first label."""
@@ -99,16 +99,14 @@ def training_data() -> tuple[list[str], list[int], list[str]]:
     # What the intents say people ask for (the semantic layer's exemplars: template samples and
     # examples, "i'm harsh on myself"): never a crisis, and outside the false-alarm budgets,
     # which are measured on written sentences.
-    matcher = load_matcher()
+    matcher = matcher or load_matcher()
     for name in matcher.intents:
         add(matcher.exemplars(name), 0, "exemplar")
     return texts, labels, kinds
 
 
-def features(texts: list[str]) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def features(texts: list[str], matcher: IntentMatcher) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(X, rules_flag, cue class names): X rows as CrisisModel.features builds them."""
-    matcher = load_matcher()
-    matcher.use_semantic = False
     enc = embed.get_encoder()
     if enc is None:
         raise SystemExit(f"train_crisis_model: {embed.load_error()}")
@@ -157,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="retrain and compare with the packaged file")
     ap.add_argument("--out", type=Path, default=data_path(cm.MODEL_FILE))
     args = ap.parse_args(argv)
-    texts, labels, kinds = training_data()
+    matcher = load_matcher()
+    matcher.use_semantic = False  # cleaning and the crisis screen only; the vectors come from the encoder
+    texts, labels, kinds = training_data(matcher)
     y = np.array(labels, dtype=float)
-    x, rules, cue_names = features(texts)
+    x, rules, cue_names = features(texts, matcher)
     print(f"training sentences: {len(texts)} ({int(y.sum())} crisis, {int((y == 0).sum())} not); "
           f"rules alone catch {int(rules[y == 1].sum())}/{int(y.sum())}, flag {int(rules[y == 0].sum())} others")
     best = None

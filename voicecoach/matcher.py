@@ -162,7 +162,7 @@ class IntentMatcher:
         vec = None
         if sem is not None:
             vec = sem.encode(clean, self._crisis_views())
-            by_intent = sem.intent_similarities(vec)
+            by_intent = sem.intent_similarities(vec[: sem.dim])
             for sc in out:
                 sc.semantic = by_intent.get(sc.name, 0.0)
             fuse(out, self.threshold)
@@ -266,7 +266,7 @@ class IntentMatcher:
         if vec is not None and scored[0].score < self.threshold:
             # nothing the rules know, yet close to what people say in a crisis: ask directly
             # (the crisis screen alone decides a crisis)
-            sim = self._semantic.crisis_similarity(vec) if self._semantic is not None else 0.0
+            sim = self._semantic.crisis_similarity(vec[: self._semantic.dim]) if self._semantic is not None else 0.0
             if sim >= CRISIS_CHECK_SIMILARITY:
                 slots = {"ask_directly": True, "category": "semantic", "matched": f"{sim:.2f}"}
                 return IntentMatch("crisis_check", round(sim, 3), slots, best="crisis_check", text=text)

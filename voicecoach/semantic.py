@@ -74,17 +74,21 @@ class Semantic:
         vecs = enc.cached_encode([embed_text(t) for t in texts + crisis])
         return cls(enc, texts, owner, vecs[: len(texts)], vecs[len(texts):])
 
+    @property
+    def dim(self) -> int:
+        """Numbers in a sentence vector (views asked of :meth:`encode` follow them)."""
+        return int(self.vectors.shape[1])
+
     def encode(self, clean: str, views: tuple[str, ...] = ()) -> np.ndarray:
-        """The sentence vector (384 numbers), followed by ``views`` of the same pass."""
+        """The sentence vector (``dim`` numbers), followed by ``views`` of the same pass."""
         return self.encoder.encode([embed_text(clean)], views=views)[0]
 
     def intent_similarities(self, v: np.ndarray) -> dict[str, float]:
-        """Each intent's mean cosine similarity with its top-k exemplars (``v``: the sentence
-        vector; views after its 384 numbers are not read)."""
+        """Each intent's mean cosine similarity with its top-k exemplars."""
         from voicecoach.embed import one_blas_thread
 
         with one_blas_thread():
-            sims = self.vectors @ v[: self.vectors.shape[1]]
+            sims = self.vectors @ v
         out = {}
         for name, (a, b) in self.spans.items():
             seg = sims[a:b]
@@ -94,12 +98,10 @@ class Semantic:
 
     def nearest(self, v: np.ndarray, n: int = 5) -> list[tuple[float, str, str]]:
         """The n nearest exemplars (similarity, intent, text), for explaining a decision."""
-        sims = self.vectors @ v[: self.vectors.shape[1]]
+        sims = self.vectors @ v
         idx = np.argsort(-sims)[:n]
         return [(float(sims[i]), self.owner[i], self.texts[i]) for i in idx]
 
     def crisis_similarity(self, v: np.ndarray) -> float:
         """The best cosine similarity with a crisis exemplar (0 when there are none)."""
-        if not len(self.crisis_vectors):
-            return 0.0
-        return float((self.crisis_vectors @ v[: self.crisis_vectors.shape[1]]).max())
+        return float((self.crisis_vectors @ v).max()) if len(self.crisis_vectors) else 0.0
