@@ -165,8 +165,11 @@ def _heard(rec, tr) -> str:
     """What was heard, and what keyword spotting made of it when it chose a command form."""
     spotted = getattr(rec, "spotted", "")
     heard = getattr(rec, "heard", None)
+    again = getattr(rec, "reread_text", "")
     if spotted and heard is not None:
         return f"{heard.text!r} spotted as {spotted!r}"
+    if again and heard is not None:
+        return f"{heard.text!r} reread as {again!r}"
     return repr(tr.text)
 
 

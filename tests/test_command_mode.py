@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from voicecoach.asr.command import collapse_repeat, command_vocabulary
+from voicecoach.asr.command import (
+    COMMAND_PROMPT,
+    CommandRecognizer,
+    collapse_repeat,
+    command_vocabulary,
+    repeat_halves,
+)
 from voicecoach.audio import read_wav, to_asr
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +90,19 @@ def test_a_phrase_said_twice_is_one_phrase():
     assert collapse_repeat("wait the moment wait the moments") == "wait the moment"
     assert collapse_repeat("stop stop") == "stop"
     assert collapse_repeat("i went to the shop") == "i went to the shop"
+    assert repeat_halves("can you start can you stop") == ("can you start", "can you stop")
+    assert repeat_halves("stop") is None
+
+
+def test_of_two_different_halves_the_audio_chooses(speech, clips):
+    """Whisper repeating itself with a change ("can you start can you stop") has read one phrase
+    two ways: the half the decoder scores higher against the audio is kept, whichever came first."""
+    for fam in ("espeak", "festival"):
+        rec, _ = _heard(speech, clips[(fam, "please stop")])
+        score = rec.open_rec.score_phrases
+        assert CommandRecognizer._read_once("please start please stop", score) == "please stop", fam
+        assert CommandRecognizer._read_once("please stop please start", score) == "please stop", fam
+        assert CommandRecognizer._read_once("please stop please stop", score) == "please stop", fam
 
 
 def test_stop_forms_in_every_family_are_stop(speech, clips, matcher):
@@ -105,6 +124,10 @@ def test_a_sentence_with_stop_in_it_is_not_a_command(speech, clips, matcher):
             m = matcher.match(tr.text, in_session=True)
             if m.name in matcher.acting("while_speaking") or rec.spotted:
                 taken.append((fam, text, rec.heard.text, tr.text))
+            # The second reading, with the commands as the prompt, still hears a sentence.
+            again = rec.open_rec.reread(COMMAND_PROMPT).text
+            if matcher.match(again, in_session=True).name in matcher.acting("while_speaking"):
+                taken.append((fam, text, "reread", again))
     assert not taken  # target: no non-command is taken as a command
 
 
@@ -128,7 +151,7 @@ def test_spotting_carries_nothing_from_one_utterance_to_the_next(speech, clips):
     rec, again = _heard(speech, path)
     assert again.text == first
     rec.start()
-    assert rec.heard is None and rec.spotted == ""
+    assert rec.heard is None and rec.spotted == "" and rec.reread_text == ""
 
 
 def test_the_commonest_stop_forms_are_scored_whatever_was_heard(speech, matcher):

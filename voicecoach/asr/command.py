@@ -45,6 +45,10 @@ RESCUE_HEARD_WORDS = 5
 """Longest text of whisper's (read once, :func:`collapse_repeat`) that may be a short
 interruption misheard ("can solve it can solve" for "cancel"); a sentence is not."""
 
+COMMAND_PROMPT = "Stop. Pause. Louder. Softer. Slower. Skip. Say that again. Keep going. Yes. No."
+"""The prompt of command mode's second reading (``CommandRecognizer``): the commands a person
+says while the coach speaks. Written once, not tuned on any clip."""
+
 CONFIRM_SECONDS = 1.5
 """Audio (the most recent) that open recognition hears to confirm a barge-in: enough for "please
 stop" said slowly, little enough that the decode takes the shortest window."""
@@ -66,6 +70,9 @@ class CommandRecognizer:
         """Open recognition's own text of the last utterance, before keyword spotting."""
         self.spotted: str = ""
         """The command form keyword spotting took instead of that text ("" when none)."""
+        self.reread_text: str = ""
+        """Open recognition's second reading of the last utterance, with the commands as its
+        prompt ("" when there was none)."""
         self._barge_partial = ""
         self.spotter = spotter_for(matcher, getattr(getattr(closed, "engine_", None), "pronunciation", None))
         """Keyword spotting over the intents' command forms (None without an intents matcher)."""
@@ -75,6 +82,7 @@ class CommandRecognizer:
         self.closed = None
         self.heard = None
         self.spotted = ""
+        self.reread_text = ""
         self._barge_partial = ""
         self.closed_rec.start()
         self.open_rec.start()
@@ -107,7 +115,7 @@ class CommandRecognizer:
         score = getattr(self.open_rec, "score_phrases", None)
         if self.spotter is None or score is None:
             return o if says_barge(o.text) else (self._rescue(collapse_repeat(o.text)) or o)
-        text = collapse_repeat(o.text)
+        text = self._read_once(o.text, score)
         if not says_barge(text):
             rescued = self._rescue(text)
             if rescued is not None:
@@ -115,7 +123,39 @@ class CommandRecognizer:
         if self._command(text) is not None:
             # Whisper's text is a command already ("one more time one more time" once).
             return o if text == o.text else Transcript(text, o.confidence, o.words, True)
+        again = self._reread(text, score)
+        if again is not None:
+            return again
         return self._spot(o, text, score)
+
+    def _reread(self, text: str, score: Callable[[Sequence[str]], list[float]]) -> Transcript | None:
+        """Whisper's text (``text``) is no command: the same encoder output decoded again with
+        the commands as its prompt (:data:`COMMAND_PROMPT`), taken when that reading is a
+        command. The prompt tips a rough voice's "pause" from "on" to "pause"; speech that is no
+        command stays a sentence (docs/asr.md, "Command mode")."""
+        reread = getattr(self.open_rec, "reread", None)
+        if reread is None or not text or len(text.split()) > SPOT_HEARD_WORDS:
+            return None
+        r = reread(COMMAND_PROMPT)
+        self.reread_text = r.text
+        again = self._read_once(r.text, score)
+        if self._command(again) is None:
+            return None
+        return Transcript(again, r.confidence, (), True)
+
+    @staticmethod
+    def _read_once(heard: str, score: Callable[[Sequence[str]], list[float]]) -> str:
+        """``heard`` read once when it is a phrase said twice. When the two halves differ
+        ("can you start can you stop"), they are the decoder's two readings of one phrase, and
+        the one whisper's decoder scores higher as the whole utterance is kept."""
+        h = repeat_halves(heard)
+        if h is None:
+            return heard
+        first, second = h
+        if first == second:
+            return first
+        a, b = score([first, second])
+        return second if b > a else first
 
     def _rescue(self, text: str) -> Transcript | None:
         """Whisper heard no interruption but a word or few (``text``: "stop" → "start" in one
@@ -316,16 +356,26 @@ def spotter_for(matcher: Any, pronounce: Callable[[str], str | None] | None) -> 
 _SPOTTERS: dict[tuple[int, int], Spotter] = {}
 
 
-def collapse_repeat(text: str) -> str:
-    """A text that is one phrase said twice, as once: short windows make whisper repeat itself
-    ("one more time one more time", "wait the moment wait the moments")."""
+def repeat_halves(text: str) -> tuple[str, str] | None:
+    """The two halves of a text that is one phrase said twice (alike to :data:`COLLAPSE_SIMILAR`),
+    or None: short windows make whisper repeat itself ("one more time one more time")."""
     from rapidfuzz import fuzz
 
     ws = text.split()
     half = len(ws) // 2
-    if half and len(ws) % 2 == 0 and fuzz.ratio(" ".join(ws[:half]), " ".join(ws[half:])) >= COLLAPSE_SIMILAR:
-        return " ".join(ws[:half])
-    return text
+    if half and len(ws) % 2 == 0:
+        first, second = " ".join(ws[:half]), " ".join(ws[half:])
+        if fuzz.ratio(first, second) >= COLLAPSE_SIMILAR:
+            return first, second
+    return None
+
+
+def collapse_repeat(text: str) -> str:
+    """A text that is one phrase said twice, as once (its first half: "wait the moment wait the
+    moments" → "wait the moment"); :meth:`CommandRecognizer._read_once` chooses between
+    halves that differ when whisper's decoder can score them."""
+    h = repeat_halves(text)
+    return h[0] if h else text
 
 
 COLLAPSE_SIMILAR = 75

@@ -140,11 +140,18 @@ class WhisperEngine:
         return tr, enc
 
     def _decode_window(self, x: np.ndarray, prompt: str | None, window: float) -> tuple[Transcript, object]:
-        seconds = x.size / ASR_RATE
+        with self._lock:
+            enc = self._encode(x, window)
+        return self.reread(enc, prompt, x.size / ASR_RATE), enc
+
+    def reread(self, enc, prompt: str | None, seconds: float) -> Transcript:
+        """Decode encoder output (from :meth:`decode`) again with another prompt: the encoder
+        does not hear the prompt, so a second reading costs the decoder's time only."""
+        if enc is None:
+            return Transcript("", 0.0, (), True)
         start = self._prompt(prompt)
         cap = min(MAX_TOKENS, int(TOKENS_PER_SECOND * seconds) + 8)
         with self._lock:
-            enc = self._encode(x, window)
             res = self.model.model.generate(
                 enc, [start], beam_size=BEAM_SIZE, num_hypotheses=BEAM_SIZE, return_scores=True,
                 return_no_speech_prob=True, max_length=len(start) + cap, suppress_blank=True,
@@ -154,14 +161,14 @@ class WhisperEngine:
                  for seq in res.sequences_ids]
         score = float(res.scores[0]) if res.scores else -10.0
         if res.no_speech_prob > 0.6 and score < -1.0:
-            return Transcript("", 0.0, (), True), enc
+            return Transcript("", 0.0, (), True)
         if not texts or not texts[0]:
-            return Transcript("", 0.0, (), True), enc
+            return Transcript("", 0.0, (), True)
         # The beam's other hypotheses cost nothing more: the request decision screens them for
         # a crisis statement the best one lost ("i wrote a goodbye letter" read as "i wrote a
         # good by letter", with "goodbye" in the second reading).
         alts = tuple(t for t in dict.fromkeys(texts[1:]) if t and t != texts[0])
-        return Transcript(texts[0], max(0.0, min(1.0, math.exp(score))), (), True, alts), enc
+        return Transcript(texts[0], max(0.0, min(1.0, math.exp(score))), (), True, alts)
 
     def rescore(self, enc, texts: Sequence[str]) -> list[float]:
         """Mean token log-probability of each text given the encoded audio: how well the audio
@@ -379,3 +386,9 @@ class WhisperRecognizer:
     def score_phrases(self, texts: Sequence[str]) -> list[float]:
         """Each text's support as the whole of the last utterance (:meth:`WhisperEngine.score_phrases`)."""
         return self.engine_.score_phrases(self.encoded, texts)
+
+    def reread(self, prompt: str | None) -> Transcript:
+        """The last utterance decoded again with ``prompt`` (:meth:`WhisperEngine.reread`: the
+        encoder output is reused)."""
+        seconds = self._audio.size / ASR_RATE if self._audio is not None else 0.0
+        return self.engine_.reread(self.encoded, prompt, seconds)
