@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 STOP_FORMS = ("please stop", "stop please", "okay stop", "can you stop")
 NOT_COMMANDS = ("the bus did not stop at the corner", "i stopped at the shop on the way home")
+CRISIS = ("i want to end my life", "i don't want to be here anymore")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def clips(tmp_path_factory) -> dict[tuple[str, str], Path]:
     got = {}
     for fam in make_corpus.FAMILIES:
         (out / fam).mkdir()
-        for i, text in enumerate(STOP_FORMS + NOT_COMMANDS):
+        for i, text in enumerate(STOP_FORMS + NOT_COMMANDS + CRISIS):
             item = {"name": f"{fam}/cmd-{i:02d}", "text": text, "kind": "control", "label": None,
                     "family": fam, "voice": i + 3}
             got[(fam, text)] = out / make_corpus.render(item, out)["file"]
@@ -129,6 +130,19 @@ def test_a_sentence_with_stop_in_it_is_not_a_command(speech, clips, matcher):
             if matcher.match(again, in_session=True).name in matcher.acting("while_speaking"):
                 taken.append((fam, text, "reread", again))
     assert not taken  # target: no non-command is taken as a command
+
+
+def test_a_crisis_statement_heard_over_the_coach_is_never_made_a_command(speech, clips, matcher):
+    """What whisper heard as a crisis statement (or one to ask about) stands: no rescue, second
+    reading or keyword spotting turns it into "stop" or any other command."""
+    for (fam, text), path in clips.items():
+        if text in CRISIS:
+            rec, tr = _heard(speech, path)
+            first = matcher.match(rec.heard.text, in_session=True)
+            if first.crisis or first.name == "crisis_check":
+                assert tr.text == rec.heard.text and not rec.spotted and not rec.reread_text, (fam, tr.text)
+            m = matcher.match(tr.text, in_session=True)
+            assert m.name not in matcher.acting("while_speaking"), (fam, text, rec.heard.text, tr.text)
 
 
 def test_a_form_is_scored_as_the_whole_utterance(speech, clips):

@@ -116,6 +116,8 @@ class CommandRecognizer:
         if self.spotter is None or score is None:
             return o if says_barge(o.text) else (self._rescue(collapse_repeat(o.text)) or o)
         text = self._read_once(o.text, score)
+        if self._flagged(o.text) or self._flagged(text):
+            return o  # a crisis statement is never read again as a command, nor rescued, nor spotted
         if not says_barge(text):
             rescued = self._rescue(text)
             if rescued is not None:
@@ -194,6 +196,13 @@ class CommandRecognizer:
             return o
         self.spotted = cands[best]
         return Transcript(cands[best], max(0.0, min(1.0, math.exp(scores[best]))), (), True)
+
+    def _flagged(self, text: str) -> bool:
+        """True when the matcher reads ``text`` as a crisis statement or asks about one."""
+        if self.matcher is None or not text:
+            return False
+        m = self.matcher(text, in_session=True)
+        return bool(m.crisis) or m.name == "crisis_check"
 
     def _command(self, text: str) -> str | None:
         """The command intent the matcher reads in ``text`` (None: not one of the spotter's)."""
