@@ -276,3 +276,31 @@ def test_a_long_sentence_in_command_mode_is_also_heard_openly(tmp_path):
     errors, words = wer_counts(said, h.alt)
     assert errors / words <= 0.3, h.alt
     assert screen(h.alt).is_crisis, h.alt
+
+
+def test_a_failed_open_decode_over_the_coach_is_logged_and_the_command_result_stands(tmp_path, caplog, monkeypatch):
+    """The open decode of a long utterance over the coach is its crisis check: when the engine
+    raises there, the command result still stands, and the failure is logged, not swallowed."""
+    from voicecoach.asr import load_speech
+    from voicecoach.config import load_config
+    from voicecoach.ear import Ear, EarState
+
+    speech = load_speech(load_config())
+    real = speech.recognizer
+
+    def recognizer(mode, *a, **kw):
+        if mode == "request":
+            raise RuntimeError("decoder out of memory")
+        return real(mode, *a, **kw)
+
+    monkeypatch.setattr(speech, "recognizer", recognizer)  # the engines are cached: undone after
+    wav = to_asr(read_wav(say(tmp_path, "long", "i went for a long walk by the river this morning")))
+    audio = np.concatenate([np.zeros(8000, np.int16), wav.samples, np.zeros(16000, np.int16)])
+    ear = Ear(speech, EarState(mode="command", silence={"command": 0.3}))
+    finals = []
+    with caplog.at_level("WARNING", logger="voicecoach.ear"):
+        for i in range(0, len(audio), 480):
+            finals += [h for h in ear.process(audio[i:i + 480], (i + 480) / 16000) if h.final]
+    (h,) = finals
+    assert h.alt == ""
+    assert any("decoder out of memory" in r.getMessage() for r in caplog.records)

@@ -5,6 +5,7 @@ checks are described in docs/live.md."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from voicecoach.trace import enabled as tracing
 from voicecoach.trace import trace
 from voicecoach.types import AudioChunk
 from voicecoach.vad import FRAME, FRAME_SECONDS, Audio, End, Endpointer, Start, VoiceActivity
+
+log = logging.getLogger(__name__)
 
 SPECULATE_AFTER = 0.1
 """Seconds of pause after which a request's final decode starts in the background."""
@@ -228,7 +231,9 @@ class Ear:
                     # statement the closed set can only approximate: hear it openly too.
                     try:
                         alt = self._decode("request", np.concatenate(self._buf)).text
-                    except Exception:  # noqa: BLE001 - the closed result still stands
+                    except Exception as exc:  # noqa: BLE001 - the closed result still stands
+                        log.warning("the open decode of a long utterance over the coach failed "
+                                    "(its crisis check rests on the command result alone): %s", exc)
                         alt = ""
                 out.append(Heard(tr.text, True, self.mode, self._start, ev.speech_end + self._offset,
                                  ev.t + self._offset, barge=self._barged, over_coach=self._over,
@@ -265,7 +270,8 @@ class Ear:
             return False
         try:
             _rec, tr, sure = self._spec[1].result()
-        except Exception:  # noqa: BLE001 - the ordinary decode at the endpoint reports it
+        except Exception as exc:  # noqa: BLE001 - the ordinary decode at the endpoint reports it
+            log.debug("the background decode at a pause failed: %s", exc)
             return False
         return sure and not incomplete(tr.text) and self.complete(tr.text)
 
@@ -305,7 +311,8 @@ class Ear:
             if self.mode == "dictation" and self.speech.engine_for("dictation") == getattr(self.rec, "engine", None):
                 return tr
             return None
-        except Exception:  # noqa: BLE001 - fall back to the ordinary decode
+        except Exception as exc:  # noqa: BLE001 - fall back to the ordinary decode
+            log.debug("the background decode failed, decoding at the endpoint: %s", exc)
             return None
 
     def _opening_person(self, audio: np.ndarray, t: float) -> int:
