@@ -74,6 +74,7 @@ class CommandRecognizer:
         """Open recognition's second reading of the last utterance, with the commands as its
         prompt ("" when there was none)."""
         self._barge_partial = ""
+        self._matches: dict[str, Any] = {}
         self.spotter = spotter_for(matcher, getattr(getattr(closed, "engine_", None), "pronunciation", None))
         """Keyword spotting over the intents' command forms (None without an intents matcher)."""
         self.matcher = matcher
@@ -84,6 +85,7 @@ class CommandRecognizer:
         self.spotted = ""
         self.reread_text = ""
         self._barge_partial = ""
+        self._matches = {}
         self.closed_rec.start()
         self.open_rec.start()
 
@@ -112,12 +114,14 @@ class CommandRecognizer:
         self.closed = self.closed_rec.finish()
         o = self.open_rec.finish()
         self.heard = o
+        if self._flagged(o.text):
+            return o  # a crisis statement is never read again as a command, nor rescued, nor spotted
         score = getattr(self.open_rec, "score_phrases", None)
         if self.spotter is None or score is None:
             return o if says_barge(o.text) else (self._rescue(collapse_repeat(o.text)) or o)
         text = self._read_once(o.text, score)
-        if self._flagged(o.text) or self._flagged(text):
-            return o  # a crisis statement is never read again as a command, nor rescued, nor spotted
+        if text != o.text and self._flagged(text):
+            return o
         if not says_barge(text):
             rescued = self._rescue(text)
             if rescued is not None:
@@ -197,18 +201,25 @@ class CommandRecognizer:
         self.spotted = cands[best]
         return Transcript(cands[best], max(0.0, min(1.0, math.exp(scores[best]))), (), True)
 
+    def _match(self, text: str) -> Any:
+        """The matcher's reading of ``text`` in a session, once per text and utterance."""
+        got = self._matches.get(text)
+        if got is None:
+            got = self._matches[text] = self.matcher(text, in_session=True)
+        return got
+
     def _flagged(self, text: str) -> bool:
         """True when the matcher reads ``text`` as a crisis statement or asks about one."""
         if self.matcher is None or not text:
             return False
-        m = self.matcher(text, in_session=True)
+        m = self._match(text)
         return bool(m.crisis) or m.name == "crisis_check"
 
     def _command(self, text: str) -> str | None:
         """The command intent the matcher reads in ``text`` (None: not one of the spotter's)."""
         if self.matcher is None or self.spotter is None:
             return None
-        m = self.matcher(text, in_session=True)
+        m = self._match(text)
         return m.name if m.name in self.spotter.intents and not m.crisis else None
 
     def rescore(self, texts: Sequence[str]) -> list[float]:
