@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STOP_FORMS = ("please stop", "stop please", "okay stop", "can you stop")
 NOT_COMMANDS = ("the bus did not stop at the corner", "i stopped at the shop on the way home")
 CRISIS = ("i want to end my life", "i don't want to be here anymore")
+OTHER_COMMANDS = ("slow down",)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def clips(tmp_path_factory) -> dict[tuple[str, str], Path]:
     got = {}
     for fam in make_corpus.FAMILIES:
         (out / fam).mkdir()
-        for i, text in enumerate(STOP_FORMS + NOT_COMMANDS + CRISIS):
+        for i, text in enumerate(STOP_FORMS + NOT_COMMANDS + CRISIS + OTHER_COMMANDS):
             item = {"name": f"{fam}/cmd-{i:02d}", "text": text, "kind": "control", "label": None,
                     "family": fam, "voice": i + 3}
             got[(fam, text)] = out / make_corpus.render(item, out)["file"]
@@ -104,6 +105,34 @@ def test_of_two_different_halves_the_audio_chooses(speech, clips):
         assert CommandRecognizer._read_once("please start please stop", score) == "please stop", fam
         assert CommandRecognizer._read_once("please stop please start", score) == "please stop", fam
         assert CommandRecognizer._read_once("please stop please stop", score) == "please stop", fam
+
+
+def test_a_loose_command_reading_is_read_again(speech, clips, matcher):
+    """Whisper's text that is a command only in the matcher's loose reading ("so there" is yes
+    in a session) is read again with the commands as the prompt; the second reading is taken
+    when it is a command form, as written, of another intent. A command form heard as written,
+    and a stop, are not read again."""
+    from voicecoach.types import Transcript
+
+    assert matcher.match("so there", in_session=True).name == "yes"
+    for (fam, text), path in clips.items():
+        if text not in OTHER_COMMANDS:
+            continue
+        rec, tr = _heard(speech, path)
+        assert matcher.match(tr.text, in_session=True).name == "slower", (fam, rec.heard.text, tr.text)
+        score = rec.open_rec.score_phrases
+        rec.reread_text = ""
+        assert rec._second_look(Transcript("slow down"), "slower", score) is None
+        assert rec._second_look(Transcript("it's top"), "stop", score) is None
+        assert rec.reread_text == ""  # neither was read again
+        got = rec._second_look(Transcript("so there"), "yes", score)
+        assert rec.reread_text, fam
+        again = CommandRecognizer._read_once(rec.reread_text, score)
+        if again in rec.spotter.intent and rec.spotter.intent[again] != "yes":
+            assert got is not None and got.text == again, (fam, again, got)
+            assert matcher.match(got.text, in_session=True).name == rec.spotter.intent[again]
+        else:
+            assert got is None, (fam, again, got)
 
 
 def test_stop_forms_in_every_family_are_stop(speech, clips, matcher):

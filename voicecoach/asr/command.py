@@ -126,9 +126,11 @@ class CommandRecognizer:
             rescued = self._rescue(text)
             if rescued is not None:
                 return rescued
-        if self._command(text) is not None:
+        cmd = self._command(text)
+        if cmd is not None:
             # Whisper's text is a command already ("one more time one more time" once).
-            return o if text == o.text else Transcript(text, o.confidence, o.words, True)
+            heard = o if text == o.text else Transcript(text, o.confidence, o.words, True)
+            return self._second_look(heard, cmd, score) or heard
         again = self._reread(text, score)
         if again is not None:
             return again
@@ -148,6 +150,19 @@ class CommandRecognizer:
         if self._command(again) is None:
             return None
         return Transcript(again, r.confidence, (), True)
+
+    def _second_look(self, heard: Transcript, cmd: str,
+                     score: Callable[[Sequence[str]], list[float]]) -> Transcript | None:
+        """Whisper's text is a command only in the matcher's loose reading ("let's get this one"
+        is yes, for "skip this one"): it is none of the command forms, and not stop. The second
+        reading (:meth:`_reread`) is taken when it is a command form as written ("skip this one")
+        of another intent. A stop, or a command form heard as written, is not read again."""
+        if cmd == "stop" or self.spotter is None or heard.text in self.spotter.intent:
+            return None
+        again = self._reread(heard.text, score)
+        if again is None or again.text not in self.spotter.intent or self._command(again.text) == cmd:
+            return None
+        return again
 
     @staticmethod
     def _read_once(heard: str, score: Callable[[Sequence[str]], list[float]]) -> str:
