@@ -47,6 +47,9 @@ BARGE = {"stop", "pause", "goodbye"}
 FLAGGED = {"crisis", "crisis_check"}
 """What the coach does not let pass: the crisis answer, or the direct question ("are you thinking
 about ending your life?") that crisis_check asks (scripts/eval_safety.py counts the same)."""
+CRISIS_KINDS = {"crisis", "blind-crisis"}
+BLIND = {"blind-crisis", "blind-other"}
+"""Sentences kept out of all tuning (``corpus_text.BLIND_CRISIS``): reported in their own table."""
 WHILE_SPEAKING = {"stop", "pause", "resume", "skip", "repeat", "slower", "faster", "louder",
                   "quieter", "goodbye"}
 
@@ -199,11 +202,14 @@ def run_requests(corpus: Path, rows: list[dict], speech, matcher, window: float 
             r = res[(row["family"], row["kind"])]
             r["n"] += 1
             r["ok"] += got == expected
-            if row["kind"] == "crisis":
+            if row["kind"] in CRISIS_KINDS:
                 r["crisis_n"] += expected == "crisis"
                 r["crisis_ok"] += expected == "crisis" and got == "crisis"
                 r["flag_ok"] += expected == "crisis" and got in FLAGGED
+                r["flag_n"] += expected in FLAGGED
+                r["flag_any"] += expected in FLAGGED and got in FLAGGED
             elif expected not in FLAGGED:
+                r["n_unflagged"] += 1
                 r["false_flag"] += got in FLAGGED
             if got != expected:
                 misses.append(f"{row['family']}: {row['text']!r} -> {tr.text!r} ({got} != {expected}) [{row['voice']}]")
@@ -291,6 +297,7 @@ def main() -> int:
                 print("\n".join(out["misses"]))
     if "requests" in parts:
         rows = load(args.corpus, {"request", "crisis"}, args.per_family)
+        rows += load(args.corpus, BLIND, None)  # all of them, always
         if args.raw:
             raw = raw_whisper(args.corpus, rows)
             print(f"\nraw faster-whisper 30-s decode: median {raw * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f}")
@@ -312,6 +319,18 @@ def main() -> int:
                 print(line)
                 md.append(line)
             md.append("")
+            if any(k in BLIND for _f, k in res):
+                md += ["Sentences kept blind (`corpus_text.BLIND_CRISIS`, `BLIND_OTHER`):", "",
+                       "| family | crisis recall | flagged (crisis or asked directly) | everyday sentences taken for a crisis or asked about |",
+                       "|---|---|---|---|"]
+                print(md[-4])
+                for f in fams:
+                    c, o = res[(f, "blind-crisis")], res[(f, "blind-other")]
+                    line = (f"| {f}{' (held out)' if f == 'flite' else ''} | {pct(c['crisis_ok'], c['crisis_n'])} | "
+                            f"{pct(c['flag_any'], c['flag_n'])} | {pct(o['false_flag'], o['n_unflagged'])} |")
+                    print(line)
+                    md.append(line)
+                md.append("")
             if args.misses:
                 print("\n".join(out["misses"]))
     if args.write_md:

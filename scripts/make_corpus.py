@@ -20,7 +20,8 @@ Every clip then goes through sox (tempo 0.9-1.1, pitch -200..+200 cents, reverb 
 and numpy (pink noise at 10-20 dB SNR, 0.1-1.0 s of leading silence, level -30..-6 dBFS).
 
 ``manifest.jsonl``: one object per clip: ``file`` (relative), ``text``, ``kind`` (control,
-request, answer, crisis, other, coach), ``label`` (the intent id the sentence was written for,
+request, answer, crisis, other, coach; blind-crisis and blind-other: sentences kept out of all
+tuning, ``corpus_text.BLIND_CRISIS``), ``label`` (the intent id the sentence was written for,
 ``crisis``, or null), ``family``, ``voice``, ``tempo``, ``cents``, ``reverb``, ``snr`` (null:
 clean), ``lead``, ``level_db``, ``seconds``.
 
@@ -58,8 +59,9 @@ ESPEAK = [("en-us", 165, 50), ("en-gb+f3", 150, 60), ("en+m3", 175, 40), ("en-us
 FESTIVAL = [("slt", 1.0, 0), ("slt", 0.92, -150), ("slt", 1.08, 150), ("slt", 1.0, -300)]
 FLITE = ["kal", "kal16", "awb", "rms", "slt"]
 
-KINDS = ("control", "request", "answer", "crisis", "other", "coach")
-PER_FAMILY = {"control": 3, "request": 1, "answer": 2, "crisis": 2, "other": 1}
+KINDS = ("control", "request", "answer", "crisis", "other", "coach", "blind-crisis", "blind-other")
+PER_FAMILY = {"control": 3, "request": 1, "answer": 2, "crisis": 2, "other": 1, "blind-crisis": 2,
+              "blind-other": 2}
 """Voices of each family that speak each sentence of a kind (chosen in rotation)."""
 COACH_SECONDS = 660.0
 """Seconds of the coach's own speech to make: over 10 minutes, the span the false-stop target
@@ -205,7 +207,8 @@ def plan(kinds: set[str]) -> list[dict]:
     """Every clip to make: name, text, kind, label, family, voice index."""
     items: list[dict] = []
     sets = {"control": T.CONTROLS, "request": T.REQUESTS, "answer": T.ANSWERS,
-            "crisis": T.CRISIS, "other": T.NOT_COMMANDS}
+            "crisis": T.CRISIS, "other": T.NOT_COMMANDS, "blind-crisis": T.BLIND_CRISIS,
+            "blind-other": T.BLIND_OTHER}
     nvoices = {"espeak": len(ESPEAK), "festival": len(FESTIVAL), "flite": len(FLITE)}
     for kind, sentences in sets.items():
         if kind not in kinds:
