@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BARGE = {"stop", "pause", "goodbye"}
+"""What ends or halts a session: the coach's own speech must never be heard as one."""
 FLAGGED = {"crisis", "crisis_check"}
 """What the coach does not let pass: the crisis answer, or the direct question ("are you thinking
 about ending your life?") that crisis_check asks (scripts/eval_safety.py counts the same)."""
@@ -91,7 +92,7 @@ def is_barge(matcher, text: str) -> str | None:
     from voicecoach.asr.command import incomplete
 
     m = matcher.match(text, in_session=True)
-    if incomplete(text) or m.crisis or m.name not in BARGE or m.confidence < 0.9:
+    if incomplete(text) or m.crisis or m.name not in matcher.acting("barge_in") or m.confidence < 0.9:
         return None
     return m.name
 
@@ -103,10 +104,16 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
 
     from voicecoach.asr.command import says_barge
     from voicecoach.ear import CONFIRM_EVERY
+    from voicecoach.live import RUNNING_UNEXPECTED
     from voicecoach.types import AudioChunk
 
     sp = speech if option in ("open", "confirmed") else dataclasses.replace(speech, command_open=None)
     confirmed = option == "confirmed"
+    # The session's state as the live loop tells command mode: a resume form is said to a paused
+    # session, an answer to a question; everything else is heard over a session that runs. Every
+    # resume form is also heard over a running session, where it must not become another command.
+    rows = rows + [dict(r, kind="resume-running") for r in rows
+                   if r["kind"] == "control" and r["label"] == "resume"]
     res: dict = defaultdict(lambda: defaultdict(int))
     times: list[float] = []
     confirms: list[float] = []
@@ -114,6 +121,10 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
     for row in rows:
         chunk = audio(corpus, row)
         rec = sp.recognizer("command")
+        running = row["kind"] in ("other", "coach", "resume-running") or (
+            row["kind"] == "control" and row["label"] != "resume")
+        if hasattr(rec, "unexpected"):
+            rec.unexpected = RUNNING_UNEXPECTED if running else frozenset()
         rec.start()
         barge = None
         last, same, after = "", 0, 0
@@ -145,7 +156,12 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
         fam, kind = row["family"], row["kind"]
         r = res[(fam, kind)]
         r["n"] += 1
-        if kind in ("control", "answer"):
+        if kind == "resume-running":
+            other = (got in WHILE_SPEAKING and got != "resume") or barge is not None
+            r["other"] += other
+            if other:
+                misses.append(f"{fam} resume over a running session: {row['text']!r} -> {_heard(rec, tr)} ({got}; barge {barge})")
+        elif kind in ("control", "answer"):
             ok = got == expected or (barge is not None and barge == expected and got in (None, expected))
             r["ok"] += ok
             if expected == "stop":
@@ -292,6 +308,12 @@ def main() -> int:
                         f"{pct(c['stop_ok'], c['stop_n'])} | {pct(a['ok'], a['n'])} | {pct(o['false'], o['n'])} | - |")
                 print(line)
                 md.append(line)
+            rr = [res[(f, "resume-running")] for f in fams]
+            if any(r["n"] for r in rr):
+                line = ("Resume forms said over a running session, taken as another command: "
+                        + ", ".join(f"{f} {pct(r['other'], r['n'])}" for f, r in zip(fams, rr, strict=True)) + ".")
+                print(line)
+                md += [line, ""]
             md.append("")
             if args.misses:
                 print("\n".join(out["misses"]))

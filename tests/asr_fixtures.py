@@ -50,6 +50,8 @@ CORPUS_SENTENCES: dict[str, list[tuple[str, str | None]]] = {
                ("i'm going to hurt myself", "crisis"), ("everyone would be better off without me", "crisis")],
     "request": [("can you guide my breathing", "breathe"), ("i can't fall asleep", "sleep"),
                 ("help me challenge this thought", "reframe"), ("i'm feeling really on edge tonight", "anxious")],
+    # Said over the coach: goodbye ends the session; "i'm ready" must not be heard as "bye".
+    "leave": [("goodbye", "goodbye"), ("i'm ready", "resume")],
     # The coach's own sentences, fed back: the grammar's partial results forced these onto stop,
     # pause or goodbye.
     "coach": [("And a little more.", None), ("Get comfortable, and let your eyes close if you like.", None),

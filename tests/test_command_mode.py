@@ -26,6 +26,8 @@ STOP_FORMS = ("please stop", "stop please", "okay stop", "can you stop")
 NOT_COMMANDS = ("the bus did not stop at the corner", "i stopped at the shop on the way home")
 CRISIS = ("i want to end my life", "i don't want to be here anymore")
 OTHER_COMMANDS = ("slow down",)
+RESUME_FORMS = ("keep going",)
+RUNNING = frozenset({"resume"})
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +62,16 @@ def clips(tmp_path_factory) -> dict[tuple[str, str], Path]:
     got = {}
     for fam in make_corpus.FAMILIES:
         (out / fam).mkdir()
-        for i, text in enumerate(STOP_FORMS + NOT_COMMANDS + CRISIS + OTHER_COMMANDS):
+        for i, text in enumerate(STOP_FORMS + NOT_COMMANDS + CRISIS + OTHER_COMMANDS + RESUME_FORMS):
             item = {"name": f"{fam}/cmd-{i:02d}", "text": text, "kind": "control", "label": None,
                     "family": fam, "voice": i + 3}
             got[(fam, text)] = out / make_corpus.render(item, out)["file"]
     return got
 
 
-def _heard(speech, path: Path):
+def _heard(speech, path: Path, unexpected: frozenset[str] = frozenset()):
     rec = speech.recognizer("command")
+    rec.unexpected = unexpected
     rec.start()
     rec.accept(to_asr(read_wav(path)))
     return rec, rec.finish()
@@ -208,3 +211,36 @@ def test_the_commonest_stop_forms_are_scored_whatever_was_heard(speech, matcher)
         short = rec.spotter.shortlist(heard)
         assert set(ALWAYS_SCORED) <= set(short), (heard, short)
     assert all(rec.spotter.intent[f] == "stop" for f in ALWAYS_SCORED)
+
+
+def test_a_command_that_means_nothing_now_is_no_command(speech, clips, matcher):
+    """The matcher's reading is the same; only what command mode makes of it changes."""
+    rec, _ = _heard(speech, clips[("festival", "keep going")])
+    assert rec._command("keep going") == "resume"
+    rec.unexpected = RUNNING
+    rec._matches = {}
+    assert rec._command("keep going") is None
+    assert rec._command("please stop") == "stop"
+
+
+def test_over_a_running_session_resume_is_read_among_the_other_commands(speech, clips, matcher):
+    """Over a running session "resume" means nothing (the live loop says so): a text that reads
+    as it is read again with the commands as the prompt, and spotted among the other forms only.
+    Stop forms stay stop, and a resume form said then becomes no other command."""
+    acting = matcher.acting("while_speaking")
+    wrong = []
+    for (fam, text), path in clips.items():
+        if text not in STOP_FORMS + RESUME_FORMS:
+            continue
+        rec, tr = _heard(speech, path, RUNNING)
+        got = matcher.match(tr.text, in_session=True).name
+        if text in STOP_FORMS:
+            if got != "stop":
+                wrong.append((fam, text, rec.heard.text, tr.text))
+            continue
+        if got in acting and got != "resume":
+            wrong.append((fam, text, rec.heard.text, tr.text))
+        if matcher.match(rec.heard.text, in_session=True).name == "resume":
+            assert rec.reread_text, (fam, rec.heard.text)  # it was read again
+        assert not rec.spotted or rec.spotter.intent[rec.spotted] != "resume", (fam, rec.spotted)
+    assert not wrong  # targets: every stop form is stop; no command the person did not give

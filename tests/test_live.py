@@ -304,3 +304,22 @@ def test_a_failed_open_decode_over_the_coach_is_logged_and_the_command_result_st
     (h,) = finals
     assert h.alt == ""
     assert any("decoder out of memory" in r.getMessage() for r in caplog.records)
+
+
+def test_the_loop_tells_command_mode_that_resume_means_nothing_while_a_session_runs(tmp_path, speech):
+    """What command mode may take a mis-hearing for follows the session's state (never the
+    sound): over a running session "resume" means nothing; paused, it is what a person says."""
+    req = say(tmp_path, "req", "help me breathe")
+    loop = make_loop([Placement(req, 0.5)], speech)
+    loop._publish()
+    assert loop.state.unexpected == frozenset()  # no session yet
+    loop.runner.dispatch(loop.coach.start_script(loop.now(), "box-breathing"))
+    loop._publish()
+    assert loop.coach.engine is not None and loop.coach.engine.status == "running"
+    assert loop.state.unexpected == frozenset({"resume"})
+    _, actions = loop.coach.hear(loop.now(), "pause")
+    loop.runner.dispatch(actions)
+    loop._publish()
+    assert loop.coach.engine.status == "paused"
+    assert loop.state.unexpected == frozenset()
+

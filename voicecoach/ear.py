@@ -91,6 +91,9 @@ class EarState:
 
     mode: str = "request"
     speaking: bool = False
+    unexpected: frozenset[str] = frozenset()
+    """Command intents that mean nothing in the session's state now ("resume" while a session
+    runs unpaused): command mode does not take a mis-hearing for one (CommandRecognizer)."""
     silence: dict[str, float] = field(default_factory=dict)
 
 
@@ -174,7 +177,7 @@ class Ear:
         for ev in events:
             if isinstance(ev, Start):
                 self.mode = self.state.mode
-                self.rec = self.speech.recognizer(self.mode)
+                self.rec = self._recognizer()
                 self.rec.start()
                 self.rec.accept(AudioChunk(ASR_RATE, ev.audio))
                 self._buf, self._quiet, self._spec = [ev.audio], 0, None
@@ -202,7 +205,7 @@ class Ear:
                             cancel()
                         else:
                             self.rec.finish()
-                        self.rec = self.speech.recognizer(self.mode)
+                        self.rec = self._recognizer()
                         self.rec.start()
                         self.rec.accept(AudioChunk(ASR_RATE, np.concatenate(list(self._recent))))
                         self._buf, self._quiet, self._spec = [np.concatenate(list(self._recent))], 0, None
@@ -274,6 +277,14 @@ class Ear:
             log.debug("the background decode at a pause failed: %s", exc)
             return False
         return sure and not incomplete(tr.text) and self.complete(tr.text)
+
+    def _recognizer(self) -> Any:
+        """A recogniser for an utterance starting now, in the ear's mode, told which commands
+        mean nothing in the session's state."""
+        rec = self.speech.recognizer(self.mode)
+        if hasattr(rec, "unexpected"):
+            rec.unexpected = self.state.unexpected
+        return rec
 
     def _decode(self, mode: str, audio: np.ndarray):
         rec = self.speech.recognizer(mode)

@@ -66,6 +66,10 @@ from voicecoach.tape import RETRY_SECONDS, TapePlayer
 from voicecoach.trace import enabled as tracing
 from voicecoach.vad import FRAME_SECONDS
 
+RUNNING_UNEXPECTED = frozenset({"resume"})
+"""Commands that mean nothing while a session runs unpaused and nothing is asked: command mode
+reads a text that is one of them again among the other commands (voicecoach.asr.command)."""
+
 # --------------------------------------------------------------------------- the loop
 
 
@@ -193,6 +197,11 @@ class LiveLoop:
         now = self.now()
         lst = self.coach.listening
         self.state.speaking = self._speaking(now)
+        eng = self.coach.engine
+        # "resume" means nothing while a session runs unpaused: a mis-hearing that reads as it
+        # ("can you start" for "can you stop") is read again among the other commands.
+        running = eng is not None and eng.status == "running" and lst is None
+        self.state.unexpected = RUNNING_UNEXPECTED if running else frozenset()
         if self.state.speaking:
             self.state.mode = "command"
         elif lst is not None:

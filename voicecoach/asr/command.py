@@ -73,6 +73,11 @@ class CommandRecognizer:
         self.reread_text: str = ""
         """Open recognition's second reading of the last utterance, with the commands as its
         prompt ("" when there was none)."""
+        self.unexpected: frozenset[str] = frozenset()
+        """Command intents that mean nothing in the session's state as the utterance starts (the
+        live loop sets it: "resume" while a session runs unpaused). A text that reads as one is
+        treated as no command: read again and spotted among the other forms, so "can you stop"
+        heard as "can you start" over a running session can still be stop (docs/asr.md)."""
         self._barge_partial = ""
         self._matches: dict[str, Any] = {}
         self.spotter = spotter_for(matcher, getattr(getattr(closed, "engine_", None), "pronunciation", None))
@@ -206,7 +211,8 @@ class CommandRecognizer:
             return o  # nothing heard openly is nothing heard: the grammar's guess is not used
         if len(text.split()) > SPOT_HEARD_WORDS:
             return o  # a sentence, not a short command misheard (and costly to score)
-        cands = spotter.shortlist(text, (closed.text, self._barge_partial))
+        cands = [c for c in spotter.shortlist(text, (closed.text, self._barge_partial))
+                 if spotter.intent[c] not in self.unexpected]
         if not cands:
             return o
         scores = score([*cands, text])
@@ -231,11 +237,14 @@ class CommandRecognizer:
         return bool(m.crisis) or m.name == "crisis_check"
 
     def _command(self, text: str) -> str | None:
-        """The command intent the matcher reads in ``text`` (None: not one of the spotter's)."""
+        """The command intent the matcher reads in ``text`` (None: not one of the spotter's, or
+        one of :attr:`unexpected`)."""
         if self.matcher is None or self.spotter is None:
             return None
         m = self._match(text)
-        return m.name if m.name in self.spotter.intents and not m.crisis else None
+        if m.crisis or m.name not in self.spotter.intents or m.name in self.unexpected:
+            return None
+        return m.name
 
     def rescore(self, texts: Sequence[str]) -> list[float]:
         """The open engine's score of each text against the last utterance."""
