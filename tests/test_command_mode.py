@@ -244,3 +244,24 @@ def test_over_a_running_session_resume_is_read_among_the_other_commands(speech, 
             assert rec.reread_text, (fam, rec.heard.text)  # it was read again
         assert not rec.spotted or rec.spotter.intent[rec.spotted] != "resume", (fam, rec.spotted)
     assert not wrong  # targets: every stop form is stop; no command the person did not give
+
+
+def test_a_loose_stop_from_the_second_reading_is_no_stop(speech, matcher, tmp_path):
+    """The second reading's prompt names "stop" and can suggest it: a stop or pause it gives is
+    taken only as a form as written. The corpus clips that showed it (Festival "hang on" read
+    again as "end on", espeak-ng "softer please" as "stop stop leave"): none is a stop now."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_corpus
+
+    for fam in ("festival", "espeak"):
+        (tmp_path / fam).mkdir()
+    items = [("festival/control-019-2", "hang on", "festival", 3)]
+    items += [(f"espeak/control-052-{r}", "softer please", "espeak", 4 + r) for r in range(3)]
+    stops = []
+    for name, text, fam, voice in items:
+        row = make_corpus.render({"name": name, "text": text, "kind": "control", "label": None,
+                                  "family": fam, "voice": voice}, tmp_path)
+        rec, tr = _heard(speech, tmp_path / row["file"], RUNNING)
+        if matcher.match(tr.text, in_session=True).name == "stop":
+            stops.append((name, rec.heard.text, rec.reread_text, tr.text))
+    assert not stops  # target: no false stop

@@ -49,6 +49,12 @@ COMMAND_PROMPT = "Stop. Pause. Louder. Softer. Slower. Skip. Say that again. Kee
 """The prompt of command mode's second reading (``CommandRecognizer``): the commands a person
 says while the coach speaks. Written once, not tuned on any clip."""
 
+PROMPTED = ("stop", "pause")
+"""Interruptions the second reading's prompt names: a second reading is taken as one only when it
+is one of their forms as written. The prompt can suggest them: on the corpus a Festival "hang on"
+(heard "bend on") was read again as "end on", and an espeak-ng "softer please" as "stop stop
+leave", both stop, which ends the session; keyword spotting decides such an utterance instead."""
+
 CONFIRM_SECONDS = 1.5
 """Audio (the most recent) that open recognition hears to confirm a barge-in: enough for "please
 stop" said slowly, little enough that the decode takes the shortest window."""
@@ -152,8 +158,11 @@ class CommandRecognizer:
         r = reread(COMMAND_PROMPT)
         self.reread_text = r.text
         again = self._read_once(r.text, score)
-        if self._command(again) is None:
+        cmd = self._command(again)
+        if cmd is None:
             return None
+        if cmd in PROMPTED and again not in (self.spotter.intent if self.spotter else {}):
+            return None  # the prompt names it: only a form as written counts
         return Transcript(again, r.confidence, (), True)
 
     def _second_look(self, heard: Transcript, cmd: str,
