@@ -73,14 +73,38 @@ class Corpus:
         return self.dir / item["file"]
 
 
-@pytest.fixture(scope="session")
-def corpus_clips(tmp_path_factory) -> Corpus:
+def _make_corpus():
+    """scripts/make_corpus.py as a module; skips the test when a synthesiser is missing."""
     for tool in ("espeak-ng", "sox", "text2wave", "flite"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (scripts/setup.sh --test)")
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_corpus
 
+    return make_corpus
+
+
+def corpus_families() -> tuple[str, ...]:
+    """The corpus's voice families (espeak, festival, flite)."""
+    return tuple(_make_corpus().FAMILIES)
+
+
+def render_clip(out: Path, name: str, text: str, voice: int, kind: str = "control",
+                label: str | None = None) -> dict:
+    """One clip of the many-voice corpus, rendered as make_corpus renders it: ``name`` is
+    "family/clip" (the family's voices, noise, tempo, pitch and level follow from the family and
+    ``voice``). Returns its manifest row with ``file`` made absolute."""
+    make_corpus = _make_corpus()
+    family = name.split("/", 1)[0]
+    (out / family).mkdir(parents=True, exist_ok=True)
+    row = make_corpus.render({"name": name, "text": text, "kind": kind, "label": label,
+                              "family": family, "voice": voice}, out)
+    return dict(row, file=str(out / row["file"]))
+
+
+@pytest.fixture(scope="session")
+def corpus_clips(tmp_path_factory) -> Corpus:
+    make_corpus = _make_corpus()
     out = tmp_path_factory.mktemp("corpus")
     plan = []
     for kind, sentences in CORPUS_SENTENCES.items():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from voicecoach.config import config_from_text, load_config
 from voicecoach.errors import EngineUnavailable, VoicecoachError
 from voicecoach.types import IntentMatch
 
-from asr_fixtures import asr_wavs, corpus_clips  # noqa: F401 - the session fixtures
+from asr_fixtures import asr_wavs, corpus_clips, render_clip  # noqa: F401 - the session fixtures
 from conftest import run_cli
 from helpers import wer_counts
 
@@ -266,13 +265,8 @@ def test_goodbye_and_im_ready_over_the_coach(default_speech, corpus_clips, match
     rms voice saying "I'm ready", whose opening "I" the grammar and whisper on the moment so far
     both heard as "bye" when the benchmark fed the clip from its leading silence on (the ear
     starts decoding at the onset of speech, and does not barge in on it)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    import make_corpus
-
-    (tmp_path / "flite").mkdir()
-    ready = make_corpus.render({"name": "flite/control-026-0", "text": "i'm ready", "kind": "control",
-                                "label": "resume", "family": "flite", "voice": 3}, tmp_path)
-    items = [*corpus_clips.select("leave"), dict(ready, file=str(tmp_path / ready["file"]))]
+    ready = render_clip(tmp_path, "flite/control-026-0", "i'm ready", voice=3, label="resume")
+    items = [*corpus_clips.select("leave"), ready]
     barged, missed = [], []
     for item in items:
         heard = _ear_hears(default_speech, matcher, corpus_clips.path(item))

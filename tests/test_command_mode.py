@@ -5,8 +5,6 @@ every "stop" form is stop, and speech that is not a command is never taken as on
 from __future__ import annotations
 
 import math
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from voicecoach.asr.command import (
 )
 from voicecoach.audio import read_wav, to_asr
 
-ROOT = Path(__file__).resolve().parent.parent
+from asr_fixtures import corpus_families, render_clip
 
 STOP_FORMS = ("please stop", "stop please", "okay stop", "can you stop")
 NOT_COMMANDS = ("the bus did not stop at the corner", "i stopped at the shop on the way home")
@@ -52,21 +50,10 @@ def speech():
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[tuple[str, str], Path]:
     """Each sentence in one voice of every family (make_corpus: noise, tempo, pitch, level)."""
-    for tool in ("espeak-ng", "sox", "text2wave", "flite"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (scripts/setup.sh --test)")
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import make_corpus
-
     out = tmp_path_factory.mktemp("command_clips")
-    got = {}
-    for fam in make_corpus.FAMILIES:
-        (out / fam).mkdir()
-        for i, text in enumerate(STOP_FORMS + NOT_COMMANDS + CRISIS + OTHER_COMMANDS + RESUME_FORMS):
-            item = {"name": f"{fam}/cmd-{i:02d}", "text": text, "kind": "control", "label": None,
-                    "family": fam, "voice": i + 3}
-            got[(fam, text)] = out / make_corpus.render(item, out)["file"]
-    return got
+    return {(fam, text): Path(render_clip(out, f"{fam}/cmd-{i:02d}", text, voice=i + 3)["file"])
+            for fam in corpus_families()
+            for i, text in enumerate(STOP_FORMS + NOT_COMMANDS + CRISIS + OTHER_COMMANDS + RESUME_FORMS)}
 
 
 def _heard(speech, path: Path, unexpected: frozenset[str] = frozenset()):
@@ -250,18 +237,11 @@ def test_a_loose_stop_from_the_second_reading_is_no_stop(speech, matcher, tmp_pa
     """The second reading's prompt names "stop" and can suggest it: a stop or pause it gives is
     taken only as a form as written. The corpus clips that showed it (Festival "hang on" read
     again as "end on", espeak-ng "softer please" as "stop stop leave"): none is a stop now."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import make_corpus
-
-    for fam in ("festival", "espeak"):
-        (tmp_path / fam).mkdir()
-    items = [("festival/control-019-2", "hang on", "festival", 3)]
-    items += [(f"espeak/control-052-{r}", "softer please", "espeak", 4 + r) for r in range(3)]
+    items = [("festival/control-019-2", "hang on", 3)]
+    items += [(f"espeak/control-052-{r}", "softer please", 4 + r) for r in range(3)]
     stops = []
-    for name, text, fam, voice in items:
-        row = make_corpus.render({"name": name, "text": text, "kind": "control", "label": None,
-                                  "family": fam, "voice": voice}, tmp_path)
-        rec, tr = _heard(speech, tmp_path / row["file"], RUNNING)
+    for name, text, voice in items:
+        rec, tr = _heard(speech, Path(render_clip(tmp_path, name, text, voice)["file"]), RUNNING)
         if matcher.match(tr.text, in_session=True).name == "stop":
             stops.append((name, rec.heard.text, rec.reread_text, tr.text))
     assert not stops  # target: no false stop

@@ -322,4 +322,3 @@ def test_the_loop_tells_command_mode_that_resume_means_nothing_while_a_session_r
     loop._publish()
     assert loop.coach.engine.status == "paused"
     assert loop.state.unexpected == frozenset()
-
