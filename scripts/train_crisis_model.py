@@ -1,8 +1,7 @@
 """Train the learned crisis layer (voicecoach/data/crisis_model.json) on the training sentences.
 
-    .venv/bin/python scripts/train_crisis_model.py                  # train, print the CV curve, write
-    .venv/bin/python scripts/train_crisis_model.py --check          # retrain, compare with the file
-    .venv/bin/python scripts/train_crisis_model.py --head linear    # the earlier logistic head
+    .venv/bin/python scripts/train_crisis_model.py            # train, print the CV curve, write
+    .venv/bin/python scripts/train_crisis_model.py --check    # retrain, compare with the file
 
 Training data (training sets only; nothing under tests/sentences/heldout/ is read):
 - crisis statements (label 1): ``crisis`` of tests/sentences/training/crisis_indirect_train.yaml,
@@ -15,12 +14,9 @@ Training data (training sets only; nothing under tests/sentences/heldout/ is rea
   fresh_en.yaml and holdout_en.yaml are left out, so they stay unseen ordinary sentences.
 
 Features: the sentence vector of the semantic layer (all-MiniLM-L6-v2 on the matcher's cleaned
-text), the VIEWS of the same pass, and one indicator per cue class of the crisis screen. Head: one
-hidden layer of UNITS tanh units (crisis_model.fit_network: Adam on the whole batch, classes
-balanced, seeded), or with ``--head linear`` an L2-regularised logistic regression (Newton's
-method) whose regularisation is chosen from L2_GRID. The thresholds are chosen on out-of-fold
-probabilities of 5-fold cross-validation (two seeded splits; see choose_thresholds). Needs the
-semantic extra. Deterministic.
+text), the VIEWS of the same pass, and one indicator per cue class of the crisis screen. Head: L2-regularised logistic
+regression (Newton's method, classes balanced). The regularisation and the thresholds are chosen
+on out-of-fold probabilities of 5-fold cross-validation (two seeded splits; see choose_thresholds). Needs the semantic extra. Deterministic.
 """
 
 from __future__ import annotations
@@ -53,16 +49,6 @@ VIEWS = ("mean4", "max4", "max6")
 maximum of layers 4 and 6. Chosen by the cross-validated recall at matched false alarms
 (docs/intents.md, "The learned crisis layer")."""
 L2_GRID = (0.03, 0.1, 0.3, 1.0)
-"""The logistic head's regularisation, chosen by cross-validated recall within the budgets."""
-UNITS = 32
-NETWORK_L2 = 1e-3
-"""The hidden layer's size and penalty, chosen once by cross-validated recall within the budgets
-against the logistic head (docs/intents.md, "The learned crisis layer")."""
-HIGH_CAP = {"linear": 0.995, "network": 0.9999}
-"""The most ``high`` may be. The network's out-of-fold probabilities reach nearer 1 than the
-logistic head's ("my therapist asked if i'd thought about suicide and i said no", 0.99999): with
-0.995 it would call a crisis on 8 of 868 hard negatives on its word alone, with 0.9999 on one (the
-logistic head: 2)."""
 OTHER_BUDGET = 0.02
 """At most this share of the ordinary intent sentences may be flagged (cross-validated): a larger
 share would take typed intents below their 95% target."""
@@ -134,15 +120,14 @@ def features(texts: list[str], matcher: IntentMatcher) -> tuple[np.ndarray, np.n
     return x, rules, cue_names
 
 
-def choose_thresholds(p: np.ndarray, y: np.ndarray, rules: np.ndarray, kinds: list[str],
-                      cap: float = 0.995) -> tuple[float, float]:
+def choose_thresholds(p: np.ndarray, y: np.ndarray, rules: np.ndarray, kinds: list[str]) -> tuple[float, float]:
     """high: above every negative's out-of-fold probability (no negative is a crisis on the
-    model's word alone), at least 0.9 and at most ``cap`` (HIGH_CAP). low: the lowest threshold (steps of 0.01) whose
+    model's word alone), at least 0.9. low: the lowest threshold (steps of 0.01) whose
     cross-validated false alarms stay within OTHER_BUDGET and HARD_BUDGET: recall as high as the
     false alarms allow. The cross-validation shows no threshold that catches every statement with
     few false alarms (docs/intents.md), so the budgets decide."""
     neg_max = float(p[y == 0].max()) if (y == 0).any() else 0.0
-    high = min(cap, max(0.9, neg_max + 0.01))
+    high = min(0.995, max(0.9, neg_max + 0.01))
     hard = np.array([k == "hard" for k in kinds])
     other = np.array([k == "other" for k in kinds])
     low = high
@@ -169,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="retrain and compare with the packaged file")
     ap.add_argument("--out", type=Path, default=data_path(cm.MODEL_FILE))
-    ap.add_argument("--head", choices=("network", "linear"), default="network",
-                    help="one hidden layer (default) or the logistic regression")
     args = ap.parse_args(argv)
     matcher = load_matcher()
     matcher.use_semantic = False  # cleaning and the crisis screen only; the vectors come from the encoder
@@ -180,13 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training sentences: {len(texts)} ({int(y.sum())} crisis, {int((y == 0).sum())} not); "
           f"rules alone catch {int(rules[y == 1].sum())}/{int(y.sum())}, flag {int(rules[y == 0].sum())} others")
     best = None
-    network = args.head == "network"
-    for l2 in (NETWORK_L2,) if network else L2_GRID:
-        p = cm.cross_val_scores(x, y, l2, network=network)
-        high, low = choose_thresholds(p, y, rules, kinds, HIGH_CAP[args.head])
+    for l2 in L2_GRID:
+        p = cm.cross_val_scores(x, y, l2)
+        high, low = choose_thresholds(p, y, rules, kinds)
         caught = int((rules | (p >= low))[y == 1].sum())
-        print(f"{args.head} head, l2 {l2}: low {low:.2f} high {high:.4f}, CV recall within the "
-              f"false-alarm budgets: {caught}")
+        print(f"l2 {l2}: low {low:.2f} high {high:.3f}, CV recall within the false-alarm budgets: {caught}")
         if best is None or caught >= best[0]:  # a tie goes to the stronger regularisation
             best = (caught, l2, p, high, low)
     _, l2, p, high, low = best
@@ -195,32 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     flag = rules | (p >= low)
     crisis_flag = p >= high
     hard = np.array([k == "hard" for k in kinds])
-    print(f"thresholds: crisis p >= {high:.4f}, crisis_check p >= {low:.3f}; CV: recall "
+    print(f"thresholds: crisis p >= {high:.3f}, crisis_check p >= {low:.3f}; CV: recall "
           f"{int(flag[y == 1].sum())}/{int(y.sum())}, hard negatives flagged {int(flag[hard].sum())}/{int(hard.sum())} "
           f"(as crisis by the model: {int((crisis_flag & hard).sum())})")
-    info = {"head": args.head, "l2": l2, "sentences": len(texts), "crisis": int(y.sum()),
-            "cv_recall": f"{int(flag[y == 1].sum())}/{int(y.sum())}",
-            "cv_hard_negatives_flagged": f"{int(flag[hard].sum())}/{int(hard.sum())}"}
-    digest = cm.data_digest(texts, labels)
-    if network:
-        net = cm.fit_network(x, y, units=UNITS, l2=l2)
-        info["units"] = UNITS
-        model = cm.CrisisModel(net["weights"], float(net["bias"][0]), cue_names, high, low, embed.DIM, digest,
-                               info, VIEWS, net["hidden"], net["hidden_bias"], net["center"], net["scale"])
-    else:
-        w, b = cm.fit_logistic(x, y, l2)
-        model = cm.CrisisModel(w, b, cue_names, high, low, embed.DIM, digest, info, VIEWS)
+    w, b = cm.fit_logistic(x, y, l2)
+    model = cm.CrisisModel(w, b, cue_names, high, low, embed.DIM, cm.data_digest(texts, labels), views=VIEWS, info={
+        "l2": l2, "sentences": len(texts), "crisis": int(y.sum()),
+        "cv_recall": f"{int(flag[y == 1].sum())}/{int(y.sum())}",
+        "cv_hard_negatives_flagged": f"{int(flag[hard].sum())}/{int(hard.sum())}",
+    })
     text = json.dumps(model.to_dict(), indent=None, separators=(",", ":")) + "\n"
-    new = cm.CrisisModel.from_dict(json.loads(text))
     if args.check:
-        # Compared by what the model says, not weight by weight: a network's weights may differ in
-        # the last bits from one machine's arithmetic to another's.
         old = cm.CrisisModel.from_file(args.out)
+        new = cm.CrisisModel.from_dict(json.loads(text))
         same = (old.data_digest == new.data_digest and old.cue_classes == new.cue_classes
-                and old.views == new.views and abs(old.high - new.high) < 0.011
-                and abs(old.low - new.low) < 0.011
-                and (old.hidden is None) == (new.hidden is None) and old.weights.shape == new.weights.shape
-                and float(np.abs(old.probabilities(x) - new.probabilities(x)).max()) < 0.02)
+                and np.allclose(old.weights, new.weights, atol=1e-3) and abs(old.bias - new.bias) < 1e-3
+                and abs(old.high - new.high) < 1e-3 and abs(old.low - new.low) < 1e-3)
         print("the packaged model matches" if same else f"{args.out}: differs from a fresh training run")
         return 0 if same else 1
     args.out.write_text(text, encoding="utf-8")

@@ -41,8 +41,8 @@ def _measured(f: Path) -> bool:
     return f.stem.startswith("train_batch")
 
 
-ASKED_ABOUT = {"holdout_en:remind me to be kind to myself":
-               "the learned crisis layer asks about it directly (p = 0.53; docs/intents.md, The learned crisis layer)"}
+ASKED_ABOUT = {"holdout_en:i've been on edge since this morning":
+               "the learned crisis layer asks about it directly (p = 0.65; docs/intents.md, The learned crisis layer)"}
 """Unseen sentences the coach gets wrong, with why: a false alarm is a defect, recorded here until fixed."""
 
 

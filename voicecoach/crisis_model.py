@@ -1,4 +1,4 @@
-"""The learned crisis layer: a small network (one hidden layer) on the sentence embedding.
+"""The learned crisis layer: a logistic-regression head on the sentence embedding.
 
 The rules of :mod:`voicecoach.crisis` catch what their patterns and cue classes foresee; a statement
 said in new words ("I keep hoping the plane goes down") slips past them. This layer reads the
@@ -6,8 +6,7 @@ sentence vector the semantic layer already computes (all-MiniLM-L6-v2, 384 numbe
 :mod:`voicecoach.embed`) and the ``views`` of the same encoder pass the model names (an earlier
 layer's mean, word-level maxima: 384 numbers each), concatenated with one indicator per cue class
 of the crisis screen found in the utterance, and gives a probability ``p`` that it is a crisis
-statement (one hidden layer of ``tanh`` units, then a logistic output; a file with no hidden layer
-is a logistic regression on the features, as earlier files were):
+statement:
 
 - ``p >= high``: ``crisis``;
 - ``low <= p < high``: ``crisis_check`` (the coach asks directly and kindly);
@@ -27,7 +26,6 @@ passed in), so it adds no import cycle.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
@@ -41,11 +39,7 @@ import numpy as np
 from voicecoach.errors import LocatedError
 
 MODEL_FILE = "crisis_model.json"
-FORMAT = 3
-FORMATS = (2, 3)
-"""Format 2: a logistic regression on the features. Format 3 adds an optional hidden layer
-(``hidden``: ``units``, ``center`` and ``scale`` that standardise the features, ``weights_f16``
-as base64 float16 and ``bias``)."""
+FORMAT = 2
 MIN_WORDS = 4
 """Shorter utterances (after fillers are dropped) are left to the rules: too few words to read."""
 
@@ -60,11 +54,9 @@ class _Screen(Protocol):
 
 @dataclass(frozen=True)
 class CrisisModel:
-    """A trained head on ``f = [vector, views, cue indicators]``: with a hidden layer,
-    ``p = sigmoid(w . tanh(((f - center) / scale) @ hidden + hidden_bias) + b)``; without,
-    ``p = sigmoid(w . f + b)``.
-    ``views`` names the encoder's pooled views read beside the sentence vector (``embed.VIEW``: an
-    earlier layer's mean, a word-level maximum), ``dim`` numbers each."""
+    """A trained head: ``p = sigmoid(w . [vector, views, cue indicators] + b)``. ``views`` names
+    the encoder's pooled views read beside the sentence vector (``embed.VIEW``: an earlier layer's
+    mean, a word-level maximum), ``dim`` numbers each."""
 
     weights: np.ndarray
     bias: float
@@ -75,11 +67,6 @@ class CrisisModel:
     data_digest: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     views: tuple[str, ...] = ()
-    hidden: np.ndarray | None = None
-    """(features, units), or None for a logistic regression."""
-    hidden_bias: np.ndarray | None = None
-    center: np.ndarray | None = None
-    scale: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -89,15 +76,14 @@ class CrisisModel:
     # -- loading and saving -------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: Any, file: str = "<crisis model>") -> CrisisModel:  # noqa: C901 - one check a key
+    def from_dict(cls, data: Any, file: str = "<crisis model>") -> CrisisModel:
         def fail(msg: str) -> CrisisModelError:
             return CrisisModelError(msg, file)
 
         if not isinstance(data, dict):
             raise fail("a crisis model file is a JSON object")
-        if data.get("format") not in FORMATS:
-            raise fail(f"format must be one of {', '.join(map(str, FORMATS))}")
-        hidden = hidden_bias = center = scale = None
+        if data.get("format") != FORMAT:
+            raise fail(f"format must be {FORMAT}")
         try:
             dim = int(data["dim"])
             cues = tuple(str(c) for c in data["cue_classes"])
@@ -105,19 +91,9 @@ class CrisisModel:
             weights = np.asarray(data["weights"], dtype=np.float64)
             bias = float(data["bias"])
             high, low = float(data["high"]), float(data["low"])
-            if data.get("hidden") is not None:
-                if data["format"] < 3:
-                    raise fail("hidden: a hidden layer needs format 3")
-                h = data["hidden"]
-                units = int(h["units"])
-                hidden_bias = np.asarray(h["bias"], dtype=np.float64)
-                center = np.asarray(h["center"], dtype=np.float64)
-                scale = np.asarray(h["scale"], dtype=np.float64)
-                raw = base64.b64decode(str(h["weights_f16"]), validate=True)
-                hidden = np.frombuffer(raw, dtype="<f2").astype(np.float64)
         except KeyError as exc:
             raise fail(f"missing key {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:  # binascii.Error is a ValueError
+        except (TypeError, ValueError) as exc:
             raise fail(f"a value has the wrong type ({exc})") from None
         from voicecoach.embed import VIEW  # loads no model; not imported with the matcher
 
@@ -125,27 +101,14 @@ class CrisisModel:
         if bad:
             raise fail(f"views: {bad[0]!r} is not one of mean1..mean6, max1..max6")
         width = dim * (1 + len(views)) + len(cues)
-        if hidden is not None and hidden_bias is not None and center is not None and scale is not None:
-            if hidden.size != width * units or hidden_bias.shape != (units,):
-                raise fail(f"hidden: weights_f16 must hold {width} x units and bias units numbers "
-                           f"(units {units})")
-            if center.shape != (width,) or scale.shape != (width,):
-                raise fail(f"hidden: center and scale must hold {width} numbers each")
-            hidden = hidden.reshape(width, units)
-            if not all(np.all(np.isfinite(a)) for a in (hidden, hidden_bias, center, scale)):
-                raise fail("hidden: weights, bias, center and scale must be finite numbers")
-            if not np.all(scale > 0):
-                raise fail("hidden: scale must be positive")
-            if weights.shape != (units,):
-                raise fail(f"weights must hold one number per hidden unit ({units})")
-        elif weights.shape != (width,):
+        if weights.shape != (width,):
             raise fail(f"weights must hold dim x (1 + len(views)) + len(cue_classes) = {width} numbers")
         if not np.all(np.isfinite(weights)) or not math.isfinite(bias):
             raise fail("weights and bias must be finite numbers")
         if not 0.0 < low <= high <= 1.0:
             raise fail("thresholds must satisfy 0 < low <= high <= 1")
         return cls(weights, bias, cues, high, low, dim, str(data.get("data_digest", "")),
-                   dict(data.get("info") or {}), views, hidden, hidden_bias, center, scale)
+                   dict(data.get("info") or {}), views)
 
     @classmethod
     def from_file(cls, path: Path) -> CrisisModel:
@@ -158,7 +121,7 @@ class CrisisModel:
         return cls.from_dict(data, str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "format": FORMAT,
             "dim": self.dim,
             "views": list(self.views),
@@ -170,20 +133,6 @@ class CrisisModel:
             "data_digest": self.data_digest,
             "info": self.info,
         }
-        if self.hidden is not None and self.hidden_bias is not None:
-            assert self.center is not None and self.scale is not None
-            out["hidden"] = {
-                "units": int(self.hidden.shape[1]),
-                "bias": [round(float(b), 6) for b in self.hidden_bias],
-                "center": [round(float(c), 6) for c in self.center],
-                "scale": [round(float(c), 6) for c in self.scale],
-                "weights_f16": base64.b64encode(self.hidden.astype("<f2").tobytes()).decode("ascii"),
-            }
-        return out
-
-    def stored(self) -> CrisisModel:
-        """The model as its file gives it back (the hidden layer's weights rounded to float16)."""
-        return CrisisModel.from_dict(json.loads(json.dumps(self.to_dict())))
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -194,15 +143,8 @@ class CrisisModel:
         ind = np.array([1.0 if c in cues else 0.0 for c in self.cue_classes])
         return np.concatenate([np.asarray(vector, dtype=np.float64).reshape(-1), ind])
 
-    def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """p for feature rows (one per utterance, as :meth:`features` builds them)."""
-        rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
-        if self.hidden is not None and self.hidden_bias is not None:
-            rows = np.tanh(((rows - self.center) / self.scale) @ self.hidden + self.hidden_bias)
-        return _sigmoid(rows @ self.weights + self.bias)
-
     def probability(self, vector: np.ndarray, cues: set[str]) -> float:
-        return float(self.probabilities(self.features(vector, cues))[0])
+        return float(_sigmoid(np.array([self.features(vector, cues) @ self.weights + self.bias]))[0])
 
     def decide(self, p: float) -> str | None:
         """"crisis", "crisis_check" or None for a probability."""
@@ -267,49 +209,6 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 50) 
     return theta[:-1], float(theta[-1])
 
 
-def fit_network(x: np.ndarray, y: np.ndarray, units: int = 64, l2: float = 1e-3, steps: int = 300,
-                rate: float = 3e-3, seed: int = 0) -> dict[str, np.ndarray]:
-    """One hidden layer of ``tanh`` units and a logistic output, trained on the whole batch by
-    Adam (``steps`` steps, learning rate ``rate``) on the class-balanced log loss with an L2
-    penalty; the features are standardised first (``center``, ``scale``). Deterministic: the
-    start comes from ``seed``, and there is no sampling. Returns the arrays of a hidden-layer
-    :class:`CrisisModel`: center, scale, hidden, hidden_bias, weights, bias."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    n, d = x.shape
-    center = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-6] = 1.0  # a feature that never varies stays at zero after centring
-    xs = (x - center) / scale
-    rng = np.random.default_rng(seed)
-    params = [rng.normal(0.0, 1.0 / math.sqrt(d), (d, units)), np.zeros(units),
-              rng.normal(0.0, 1.0 / math.sqrt(units), units), np.zeros(1)]
-    pos = max(1.0, float(y.sum()))
-    neg = max(1.0, float(n - y.sum()))
-    sw = np.where(y > 0.5, n / (2.0 * pos), n / (2.0 * neg)) / n
-    first = [np.zeros_like(p) for p in params]
-    second = [np.zeros_like(p) for p in params]
-    for t in range(1, steps + 1):
-        w1, b1, w2, b2 = params
-        h = np.tanh(xs @ w1 + b1)
-        g = sw * (_sigmoid(h @ w2 + b2[0]) - y)
-        gh = np.outer(g, w2) * (1.0 - h * h)
-        grads = [xs.T @ gh + l2 * w1, gh.sum(axis=0), h.T @ g + l2 * w2, np.array([g.sum()])]
-        for i, grad in enumerate(grads):
-            first[i] = 0.9 * first[i] + 0.1 * grad
-            second[i] = 0.999 * second[i] + 0.001 * grad * grad
-            params[i] -= rate * (first[i] / (1 - 0.9 ** t)) / (np.sqrt(second[i] / (1 - 0.999 ** t)) + 1e-8)
-    w1, b1, w2, b2 = params
-    return {"center": center, "scale": scale, "hidden": w1, "hidden_bias": b1, "weights": w2,
-            "bias": b2}
-
-
-def network_probabilities(net: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """p for feature rows from :func:`fit_network`'s arrays."""
-    h = np.tanh(((x - net["center"]) / net["scale"]) @ net["hidden"] + net["hidden_bias"])
-    return _sigmoid(h @ net["weights"] + net["bias"][0])
-
-
 def folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     """A fold number (0..k-1) per row, stratified by label, from a seeded shuffle."""
     rng = np.random.default_rng(seed)
@@ -322,17 +221,13 @@ def folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def cross_val_scores(x: np.ndarray, y: np.ndarray, l2: float, k: int = 5, repeats: int = 2,
-                     seed: int = 0, network: bool = False) -> np.ndarray:
-    """Out-of-fold probabilities, averaged over ``repeats`` different splits: of the logistic
-    regression, or with ``network`` of :func:`fit_network` (``l2`` its penalty)."""
+                     seed: int = 0) -> np.ndarray:
+    """Out-of-fold probabilities, averaged over ``repeats`` different splits."""
     total = np.zeros(len(y))
     for r in range(repeats):
         f = folds(y, k, seed + r)
         for i in range(k):
             test = f == i
-            if network:
-                total[test] += network_probabilities(fit_network(x[~test], y[~test], l2=l2), x[test])
-            else:
-                w, b = fit_logistic(x[~test], y[~test], l2)
-                total[test] += _sigmoid(x[test] @ w + b)
+            w, b = fit_logistic(x[~test], y[~test], l2)
+            total[test] += _sigmoid(x[test] @ w + b)
     return total / repeats
