@@ -22,7 +22,7 @@ import numpy as np
 
 from voicecoach.audio import ASR_RATE, rms_db, to_asr
 from voicecoach.errors import EngineUnavailable
-from voicecoach.normalize import spell_out, written
+from voicecoach.normalize import written
 from voicecoach.types import AudioChunk, Transcript
 
 log = logging.getLogger(__name__)
@@ -265,9 +265,10 @@ def window_for(seconds: float, min_window: float = WINDOW) -> float:
 def repeats(text: str) -> bool:
     """True when ``text`` looks like a decoding loop, usually: two words follow each other twice,
     or its last words nearly repeat the words before them ("i can't sleep i can sleep").
-    Contractions are read spelled out: a loop writes the same words either way ("it's time it's
-    top it is top", from a noisy "stop" on 5 s)."""
-    ws = spell_out(text).split()
+    Words whisper writes either way are read as it writes them contracted: a loop may write
+    them both ways ("it's time it's top it is top", from a noisy "stop" on 5 s). Spelling every
+    contraction out instead lost a "skip" on the corpus (docs/asr.md)."""
+    ws = written(text).lower().split()
     pairs = list(zip(ws, ws[1:], strict=False))
     if len(pairs) != len(set(pairs)):
         return True
