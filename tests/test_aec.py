@@ -464,3 +464,99 @@ def test_with_nothing_played_the_cleaned_signal_is_on_time():
     end_out = int(loud[-1])  # the word's end in the output (after the look-back's first zeros)
     came_with = next(k for k in range(len(outs)) if sum(map(len, outs[: k + 1])) > end_out)
     assert came_with <= end_in // 480 + 1  # the next chunk at most: the split filter's 31 samples
+
+
+# --------------------------------------------------------------------------- a second reading
+
+
+def test_aec3s_own_output_is_kept_on_the_clock_the_cleaned_output_was_handed_on_with():
+    """``EchoPath.suppressed(t0, t1)`` is AEC3's own output over a span of the session clock the
+    ear hears the cleaned output on: where the person talks with nothing played, the cleaned
+    output is AEC3's below 3 kHz, so the two line up to the sample."""
+    try:
+        canceller = aec.WebRtcCanceller()
+    except aec.EngineUnavailable:
+        pytest.skip("pywebrtc-audio is not installed")
+    path = aec.EchoPath(aec.array_reference(np.zeros(16000 * 4, np.int16)), canceller)
+    mic = np.zeros(16000 * 3, np.int16)
+    mic[8000:24000] = _speech(1.0, seed=5)
+    handed: list[tuple[float, np.ndarray]] = []
+    for i in range(0, len(mic), 480):
+        handed.append(((i + 480) / 16000, path.process(mic[i : i + 480], (i + 480) / 16000)))
+    t, out = handed[-1][0], np.concatenate([y for _, y in handed])
+    start = t - len(out) / 16000  # the cleaned output as the ear hears it: ending at t
+    a, b = int(0.4 * 16000), int(1.8 * 16000)
+    own = path.suppressed(start + a / 16000, start + b / 16000)
+    assert len(own) == b - a and np.abs(out[a:b]).max() > 1000
+    x, y = own.astype(np.float64), out[a:b].astype(np.float64)
+    lags = range(-80, 81)
+    best = max(lags, key=lambda k: float(np.dot(x[100 + k : len(x) - 100 + k], y[100 : len(y) - 100])))
+    assert best == 0
+
+
+@pytest.fixture(scope="module")
+def read_again(auto_speech, tmp_path_factory):
+    """An Ear in command mode over the coach (the real engines and intents), fed one espeak-ng
+    word as the cleaned signal, with AEC3's own output over the same span given as another
+    clip: what it makes of each pair."""
+    from voicecoach.asr.command import incomplete
+    from voicecoach.config import load_config
+    from voicecoach.ear import SURE, Ear, EarState
+    from voicecoach.intents import load_matcher
+
+    matcher = load_matcher(load_config().home)
+    barge_in = matcher.acting("barge_in")
+    tmp = tmp_path_factory.mktemp("read_again")
+
+    def is_barge(text: str, t0: float, t1: float) -> bool:
+        m = matcher.match(text, in_session=True)
+        return not incomplete(text) and not m.crisis and m.name in barge_in and m.confidence >= SURE
+
+    def complete(text: str) -> bool:
+        m = matcher.match(text, in_session=True)
+        return not incomplete(text) and (m.crisis or m.name is not None)
+
+    def hear(cleaned: str, own: str | None, own_db: float = 0.0):
+        word = _espeak(tmp, cleaned, "en-us")
+        audio = np.concatenate([np.zeros(8000, np.int16), word, np.zeros(16000, np.int16)])
+        other = np.zeros(0, np.int16)
+        if own is not None:
+            x = _espeak(tmp, own, "en-us").astype(np.float64) * 10 ** (own_db / 20)
+            other = np.concatenate([np.zeros(8000, np.int16), np.clip(x, -32768, 32767).astype(np.int16),
+                                    np.zeros(16000, np.int16)])
+        state = EarState(mode="command", speaking=True, silence={"command": 0.3})
+        # The coach audible but 40 dB below the word at the microphone: the word is the person's.
+        ear = Ear(auto_speech, state, is_barge=is_barge, complete=complete,
+                  reference=lambda t0, t1: _peak_db(word) - 40.0)
+        ear.cancelled = True
+        if own is not None:
+            ear.suppressed = lambda t0, t1: other[max(0, int(t0 * 16000)) : max(0, int(t1 * 16000))]
+        finals = []
+        for i in range(0, len(audio), 480):
+            finals += [h.text for h in ear.process(audio[i : i + 480], (i + 480) / 16000) if h.final]
+        return finals
+
+    return hear
+
+
+@needs_espeak
+def test_a_stop_the_cleaned_signal_blurred_is_read_again_from_aec3s_own_output(read_again):
+    """In the real-audio room a "stop" under the coach's echo came out of the combined cleaned
+    signal as "tough" or "time" and out of AEC3's own output as "stop": the ear reads a short utterance
+    that is nothing the coach acts on again from AEC3's output, and takes an interruption."""
+    assert read_again("tiger", None) == ["tiger"]
+    assert read_again("tiger", "stop") == ["stop"]
+
+
+@needs_espeak
+def test_the_second_reading_takes_nothing_but_an_interruption_the_loop_acts_on(read_again):
+    """What the first reading acted on stands (a command, a crisis statement: never traded for
+    a stop); a second reading that is no interruption, or goodbye (whisper writes "bye" for faint
+    sound), or AEC3's output too faint to be a person's word, changes nothing."""
+    for said in ("louder please", "kill myself"):
+        first = read_again(said, None)
+        assert len(first) == 1 and first[0].split()[-1] in said.split()  # heard (near) as said
+        assert read_again(said, "stop") == first
+    assert read_again("tiger", "goodbye") == ["tiger"]
+    assert read_again("tiger", "thank you") == ["tiger"]
+    assert read_again("tiger", "stop", own_db=-60.0) == ["tiger"]

@@ -101,6 +101,8 @@ canceller can lose the echo from one frame to the next (a gap in the played stre
 underrun), and its output is then the echo itself, as loud as the microphone."""
 RESIDUAL_FRAMES = 300
 """Frames (10 ms) of the linear output, with only the coach heard, to measure its residual over."""
+SUPPRESSED_KEPT = 16.0
+"""Seconds of AEC3's own output kept for a second reading of a word (:meth:`EchoPath.suppressed`)."""
 CHOICES = ("auto", "webrtc", "speex", "nlms", "off")
 
 Reference = Callable[[float, int], np.ndarray]
@@ -272,6 +274,9 @@ class EchoPath:
         self._tracked = 0.0
         self._history: deque[tuple[float, np.ndarray]] = deque()
         self._history_n = 0
+        self._own: deque[np.ndarray] = deque()
+        self._own_n = 0
+        self._own_end = 0.0
 
     @property
     def name(self) -> str:
@@ -295,7 +300,28 @@ class EchoPath:
         out = self.canceller.process(x, far)
         if self.linear is None:
             return out
-        return self._double_talk(out, self.linear.process(x, far), x, far)
+        out, own = self._double_talk(out, self.linear.process(x, far), x, far)
+        self._own.append(own)
+        self._own_n += len(own)
+        self._own_end = t_end
+        while self._own_n - len(self._own[0]) >= SUPPRESSED_KEPT * RATE:
+            self._own_n -= len(self._own.popleft())
+        return out
+
+    def suppressed(self, t0: float, t1: float) -> np.ndarray:
+        """AEC3's own output from session time ``t0`` to ``t1``, on the clock the cleaned output
+        was handed on with: in double talk, without the linear canceller's share. A second
+        reading for a word the combined output blurred: in the real-audio room a "stop" under
+        the echo came out of the combined output as "tough" or "time", and of AEC3's alone as
+        "stop" (voicecoach/ear.py, ``Ear.suppressed``). The samples are placed as the ear places
+        the cleaned output: one unbroken stream, its last sample at the session time the last
+        chunk was handed on with. Empty without AEC3."""
+        if not self._own:
+            return np.zeros(0, np.int16)
+        y = np.concatenate(self._own)
+        i = len(y) - int(round((self._own_end - t0) * RATE))
+        j = len(y) - int(round((self._own_end - t1) * RATE))
+        return y[max(0, i) : max(0, min(len(y), j))]
 
     def _lag(self) -> float:
         return 0.0 if self.delay is None else max(0.0, self.delay - MARGIN)
@@ -330,13 +356,14 @@ class EchoPath:
                         self._residual.append(_rms_db(y[i : i + FRAME]))
 
     def _double_talk(self, suppressed: np.ndarray, linear: np.ndarray, mic: np.ndarray,
-                     far: np.ndarray) -> np.ndarray:
+                     far: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """AEC3's residual suppressor removes the coach's voice almost entirely, but in double
         talk it also takes bands of the person's words away (the "s" of "stop"), and the linear
         canceller alone leaves too much of the coach's voice for recognition. Where AEC3's output
         shows someone talking, pass its output below SPLIT_HZ plus the linear output above it,
         which keeps the words whole: from LOOKBACK before they are first heard (the output runs
-        that much behind, except after IDLE_FRAMES with nothing played) to HANGOVER after."""
+        that much behind, except after IDLE_FRAMES with nothing played) to HANGOVER after.
+        Returns that, and AEC3's own output over the same samples."""
         late, both, whole = self._split(suppressed, linear)
         for i in range(0, len(suppressed), FRAME):
             a, b = late[i : i + FRAME], both[i : i + FRAME]
@@ -385,12 +412,15 @@ class EchoPath:
             self._line.append([a, b, self._open > 0, self._loud > 0, whole[i : i + FRAME], above])
             self._open = max(0, self._open - 1)
             self._loud = max(0, self._loud - 1)
-        out = []
+        out, own = [], []
         behind = 0 if self._idle >= IDLE_FRAMES else LOOKBACK
         while len(self._line) > behind:
             a, b, use, loud_, lin, clear_ = self._line.popleft()
             out.append(lin if loud_ or (use and clear_) else b if use else a)
-        return np.concatenate(out) if out else np.zeros(0, np.int16)
+            own.append(a)
+        if not out:
+            return np.zeros(0, np.int16), np.zeros(0, np.int16)
+        return np.concatenate(out), np.concatenate(own)
 
     def _split(self, suppressed: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """AEC3's output delayed by the high-pass filter's group delay (31 samples), that plus

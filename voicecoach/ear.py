@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,14 @@ CONFIRM_EVERY = 5
 "stop" is asked again once more of the word has been heard."""
 SURE = 0.9
 """Match confidence a command needs while the coach speaks (its own voice blurs into near misses)."""
+SECOND_READING = ("stop", "pause")
+"""The interruptions a second reading of AEC3's own output may find (``Ear.suppressed``). Not
+goodbye: whisper is known to write "bye" for faint sound, and goodbye ends the session."""
+SECOND_READING_DB = -55.0
+"""AEC3's own output over the utterance must reach this (loudest 30 ms, dBFS) to be read again:
+the person's "stop" under the echo kept -30 to -24 there, the coach's voice alone -80 or less."""
+SECOND_READING_PAD = 0.15
+"""Seconds of AEC3's output read before the utterance's start and after its end."""
 ECHO_TAIL = 0.6
 """Seconds after the coach's sound ends that the room may still carry it."""
 ANSWER_TAIL = 0.2
@@ -148,6 +157,12 @@ class Ear:
         coach, its grammar's command then stands without open recognition's confirmation: after
         cancellation the echo no longer looks like the person (double talk), and whisper, which
         hears the canceller's residue, misreads a short "stop" ("top", "tough") too often."""
+        self.suppressed: Callable[[float, float], np.ndarray] | None = None
+        """AEC3's own output over a span of session time (the loop sets it when AEC3 cancels
+        the echo): a second reading of a short utterance over the coach (:meth:`_read_again`)."""
+        self.acts_over_coach: Callable[[str], bool] = self.complete
+        """Would the loop act on this text said over the coach (a crisis statement, or a sure
+        command)? Such a text is never read again. The loop sets it; without it, any intent."""
 
     def _trailing(self) -> float:
         sil = self.state.silence
@@ -227,6 +242,8 @@ class Ear:
                 if tr is None:
                     tr = self.rec.finish()
                 self.rec = None
+                if self.mode == "command" and self._over and not self._barged and self.suppressed is not None:
+                    tr = self._read_again(tr, ev.speech_end + self._offset)
                 self._spec = None
                 alt = ""
                 if self.mode == "command" and ev.speech_end - (self._start - self._offset) >= LONG_COMMAND:
@@ -243,6 +260,36 @@ class Ear:
                                  person=self._person + self._lead, alt=alt,
                                  decoded=self.clock() if self.clock is not None else 0.0))
         return out
+
+    def _read_again(self, tr: Any, end: float) -> Any:
+        """A short utterance of the person's over the coach whose text is nothing the loop acts
+        on ("tough", "time time", "uh", "soft" for "stop"): the same span is read again from AEC3's own
+        output, and that reading is the result when it is an interruption the loop would act on
+        (:data:`SECOND_READING`; the loop's sure match, not the coach's own words).
+
+        In double talk the cleaned signal is AEC3's output below 3 kHz plus the linear
+        canceller's above it, or the linear output whole (voicecoach/aec.py): in the simulated
+        room that keeps a soft "stop" under the echo; in the real-audio room (PulseAudio, a
+        loopback) it blurred it, and AEC3's output alone said "stop" (docs/live.md). A word is
+        lost only when both readings lose it. A text the loop acts on (a crisis statement, a sure
+        command) is never read again, and nothing but stop or pause is taken from the second
+        reading."""
+        if (self._person + self._lead < MIN_PERSON or end - self._start > LONG_COMMAND
+                or says_barge(tr.text) or (tr.text and self.acts_over_coach(tr.text)) or self.suppressed is None):
+            return tr
+        audio = self.suppressed(self._start - SECOND_READING_PAD, end + SECOND_READING_PAD)
+        n = len(audio) // FRAME
+        if n == 0 or max(VoiceActivity.level_db(audio[i * FRAME : (i + 1) * FRAME]) for i in range(n)) < SECOND_READING_DB:
+            return tr
+        t = time.perf_counter()
+        rec = self._recognizer()
+        rec.start()
+        rec.accept(AudioChunk(ASR_RATE, audio))
+        again = rec.finish()
+        taken = (any(says_barge(again.text, i) for i in SECOND_READING) and not incomplete(again.text)
+                 and self.is_barge(again.text, self._start, end))
+        trace("read_again", end, text=again.text, first=tr.text, taken=taken, seconds=time.perf_counter() - t)
+        return again if taken else tr
 
     def _maybe_speculate(self, speech: bool) -> None:
         """Track the pause after speech; once it is SPECULATE_AFTER long, decode what was said so

@@ -130,6 +130,9 @@ class LiveLoop:
         """Echo cancellation with the played audio as the reference; VAD, barge-in and
         recognition hear its output."""
         self.ear.cancelled = self.echo is not None
+        if self.echo is not None and self.echo.linear is not None:
+            self.ear.suppressed = self.echo.suppressed
+            self.ear.acts_over_coach = self._acts_over_coach
         if note:
             self.display.notice(note)
         self.speaker = Speaker(voice, self.player, self.clock, show=self._show, notice=self.display.notice,
@@ -228,6 +231,14 @@ class LiveLoop:
         if incomplete(text) or m is None or m.crisis or m.name not in self._barge_in or m.confidence < SURE:
             return False
         return not self.is_echo(text, t0, t1)
+
+    def _acts_over_coach(self, text: str) -> bool:
+        """Would :meth:`_hear` act on ``text`` heard while the coach speaks: a crisis statement
+        (or one the screen asks about), or a finished command it takes then, with a sure match."""
+        m = self._match(text)
+        if m is None:
+            return False
+        return m.crisis or m.name == "crisis_check" or (m.name in self._while_speaking and m.confidence >= SURE and not incomplete(text))
 
     def _is_crisis_clear(self, text: str) -> bool:
         """A crisis statement the coach has not been saying itself: heard even when the
