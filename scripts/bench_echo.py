@@ -473,7 +473,7 @@ def main() -> int:
         plot(results, args.tries, ROOT / "docs" / "echo.png")
     host = f"{platform.machine()}, {__import__('os').cpu_count()} cores"
     intro = [f"`scripts/bench_echo.py {' '.join(sys.argv[1:]) or '--tries 5'}` ({host}; {time.monotonic() - t:.0f} s). "
-             "The live loop in virtual time with pocketsphinx, box breathing, a simulated room "
+             f"The live loop in virtual time with the {args.engine} engine, box breathing, a simulated room "
              "(`--echo-gain-db`, `--echo-delay-ms`, 80 ms reverb); \"stop\" at -12 dBFS in voices "
              "no test uses; success = silence ≥ 300 ms from within 400 ms of the end of the word, "
              "acknowledgement < 2 s, session stopped.", ""]
