@@ -520,7 +520,7 @@ def read_again(auto_speech, tmp_path_factory):
         word = _espeak(tmp, cleaned, "en-us")
         audio = np.concatenate([np.zeros(8000, np.int16), word, np.zeros(16000, np.int16)])
         other = np.zeros(0, np.int16)
-        if own is not None:
+        if own not in (None, "raise"):
             x = _espeak(tmp, own, "en-us").astype(np.float64) * 10 ** (own_db / 20)
             other = np.concatenate([np.zeros(8000, np.int16), np.clip(x, -32768, 32767).astype(np.int16),
                                     np.zeros(16000, np.int16)])
@@ -529,7 +529,11 @@ def read_again(auto_speech, tmp_path_factory):
         ear = Ear(auto_speech, state, is_barge=is_barge, complete=complete,
                   reference=lambda t0, t1: _peak_db(word) - 40.0)
         ear.cancelled = True
-        if own is not None:
+        if own == "raise":
+            def gone(t0: float, t1: float) -> np.ndarray:
+                raise RuntimeError("the echo path is gone")
+            ear.suppressed = gone
+        elif own is not None:
             ear.suppressed = lambda t0, t1: other[max(0, int(t0 * 16000)) : max(0, int(t1 * 16000))]
         finals = []
         for i in range(0, len(audio), 480):
@@ -560,3 +564,11 @@ def test_the_second_reading_takes_nothing_but_an_interruption_the_loop_acts_on(r
     assert read_again("tiger", "goodbye") == ["tiger"]
     assert read_again("tiger", "thank you") == ["tiger"]
     assert read_again("tiger", "stop", own_db=-60.0) == ["tiger"]
+
+
+@needs_espeak
+def test_a_second_reading_that_fails_leaves_the_first(read_again, caplog):
+    """The second reading is a second chance, never a risk: when it fails, the utterance keeps
+    its first reading and the failure is logged."""
+    assert read_again("tiger", "raise") == ["tiger"]
+    assert "second reading" in caplog.text and "the echo path is gone" in caplog.text

@@ -242,7 +242,7 @@ class Ear:
                 if tr is None:
                     tr = self.rec.finish()
                 self.rec = None
-                if self.mode == "command" and self._over and not self._barged and self.suppressed is not None:
+                if self.mode == "command" and self._over and not self._barged:
                     tr = self._read_again(tr, ev.speech_end + self._offset)
                 self._spec = None
                 alt = ""
@@ -277,15 +277,17 @@ class Ear:
         if (self._person + self._lead < MIN_PERSON or end - self._start > LONG_COMMAND
                 or says_barge(tr.text) or (tr.text and self.acts_over_coach(tr.text)) or self.suppressed is None):
             return tr
-        audio = self.suppressed(self._start - SECOND_READING_PAD, end + SECOND_READING_PAD)
-        n = len(audio) // FRAME
-        if n == 0 or max(VoiceActivity.level_db(audio[i * FRAME : (i + 1) * FRAME]) for i in range(n)) < SECOND_READING_DB:
-            return tr
         t = time.perf_counter()
-        rec = self._recognizer()
-        rec.start()
-        rec.accept(AudioChunk(ASR_RATE, audio))
-        again = rec.finish()
+        try:
+            audio = self.suppressed(self._start - SECOND_READING_PAD, end + SECOND_READING_PAD)
+            n = len(audio) // FRAME
+            if n == 0 or max(VoiceActivity.level_db(audio[i * FRAME : (i + 1) * FRAME])
+                             for i in range(n)) < SECOND_READING_DB:
+                return tr
+            again = self._decode(self.mode, audio)
+        except Exception as exc:  # noqa: BLE001 - an engine library's own errors too; the first reading stands
+            log.warning("the second reading of an utterance over the coach failed (the first stands): %s", exc)
+            return tr
         taken = (any(says_barge(again.text, i) for i in SECOND_READING) and not incomplete(again.text)
                  and self.is_barge(again.text, self._start, end))
         trace("read_again", end, text=again.text, first=tr.text, taken=taken, seconds=time.perf_counter() - t)
@@ -325,16 +327,16 @@ class Ear:
             return False
         return sure and not incomplete(tr.text) and self.complete(tr.text)
 
-    def _recognizer(self) -> Any:
-        """A recogniser for an utterance starting now, in the ear's mode, told which commands
-        mean nothing in the session's state."""
-        rec = self.speech.recognizer(self.mode)
+    def _recognizer(self, mode: str | None = None) -> Any:
+        """A recogniser for an utterance starting now, in ``mode`` (the ear's own by default),
+        told which commands mean nothing in the session's state."""
+        rec = self.speech.recognizer(mode or self.mode)
         if hasattr(rec, "unexpected"):
             rec.unexpected = self.state.unexpected
         return rec
 
     def _decode(self, mode: str, audio: np.ndarray):
-        rec = self.speech.recognizer(mode)
+        rec = self._recognizer(mode)
         rec.start()
         rec.accept(AudioChunk(ASR_RATE, audio))
         return rec.finish()
