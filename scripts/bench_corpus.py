@@ -43,16 +43,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BARGE = {"stop", "pause", "goodbye"}
-"""What ends or halts a session: the coach's own speech must never be heard as one."""
 FLAGGED = {"crisis", "crisis_check"}
 """What the coach does not let pass: the crisis answer, or the direct question ("are you thinking
 about ending your life?") that crisis_check asks (scripts/eval_safety.py counts the same)."""
 CRISIS_KINDS = {"crisis", "blind-crisis"}
 BLIND = {"blind-crisis", "blind-other"}
 """Sentences kept out of all tuning (``corpus_text.BLIND_CRISIS``): reported in their own table."""
-WHILE_SPEAKING = {"stop", "pause", "resume", "skip", "repeat", "slower", "faster", "louder",
-                  "quieter", "goodbye"}
 
 
 def load(corpus: Path, kinds: set[str], per_family: int | None) -> list[dict]:
@@ -114,6 +110,9 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
     # resume form is also heard over a running session, where it must not become another command.
     rows = rows + [dict(r, kind="resume-running") for r in rows
                    if r["kind"] == "control" and r["label"] == "resume"]
+    # What the loop acts on while the coach speaks, and what of it halts or ends a session (the
+    # coach's own speech must never be heard as one): the intents' own lists.
+    while_speaking, barge_in = matcher.acting("while_speaking"), matcher.acting("barge_in")
     res: dict = defaultdict(lambda: defaultdict(int))
     times: list[float] = []
     confirms: list[float] = []
@@ -157,7 +156,7 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
         r = res[(fam, kind)]
         r["n"] += 1
         if kind == "resume-running":
-            other = (got in WHILE_SPEAKING and got != "resume") or barge is not None
+            other = (got in while_speaking and got != "resume") or barge is not None
             r["other"] += other
             if other:
                 misses.append(f"{fam} resume over a running session: {row['text']!r} -> {_heard(rec, tr)} ({got}; barge {barge})")
@@ -170,9 +169,9 @@ def run_commands(corpus: Path, rows: list[dict], speech, matcher, option: str) -
             if not ok:
                 misses.append(f"{fam}: {row['text']!r} -> {_heard(rec, tr)} ({got}) [{row['voice']}]")
         else:
-            false = got in WHILE_SPEAKING
+            false = got in while_speaking
             r["false"] += false
-            r["false_stop"] += (got in BARGE) or (barge is not None)
+            r["false_stop"] += (got in barge_in) or (barge is not None)
             r["seconds"] += row["seconds"]
             if false or barge:
                 misses.append(f"{fam} {kind}: {row['text'][:50]!r} -> {_heard(rec, tr)} ({got}; barge {barge})")
