@@ -59,7 +59,7 @@ def one_try(family: str, voice: int, below: float, at: float, engine: str, cache
     request = room_.wav_at_level(data_path("demo") / "help-me-breathe.wav", person_db, tmp / "request.wav")
     trace = tmp / "trace.jsonl"
     row = {"family": family, "voice": make_corpus.voice_name(family, voice), "below": below, "stopped": False,
-           "delay": None, "heard": [], "second": 0, "why": ""}
+           "delay": None, "heard": [], "second": 0, "readings": [], "why": ""}
     with room_.PulseRoom() as room:
         env = dict(room.env(home), VOICECOACH_CACHE=str(cache), VOICECOACH_TRACE=str(trace), PYTHONPATH=str(ROOT))
         said_path, heard_path = tmp / "said.wav", tmp / "heard.wav"
@@ -91,7 +91,9 @@ def one_try(family: str, voice: int, below: float, at: float, engine: str, cache
                     if stop_wall is not None and t >= stop_wall and ln.startswith("heard:")]
     if trace.exists():
         events = [json.loads(ln) for ln in trace.read_text().splitlines() if ln.strip()]
-        row["second"] = sum(1 for e in events if e.get("event") == "read_again" and e.get("taken"))
+        again = [e for e in events if e.get("event") == "read_again"]
+        row["second"] = sum(1 for e in again if e.get("taken"))
+        row["readings"] = [f"{e['first']!r} -> {e['text']!r} ({e['seconds']:.2f} s)" for e in again]
     if row["stopped"] and stop_wall is not None:
         said, heard, stop_x = room_.samples(said_path), room_.samples(heard_path), room_.samples(stop)
         stop_at = room_.locate(heard, stop_x, stop_wall - rec_t0, span=6.0)
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                     delay = "-" if row["delay"] is None else f"{row['delay'] * 1000:+.0f} ms"
                     print(f"{family:8} {row['voice']:34} -{below:g} dB at {at:.2f} s: "
                           f"{'stopped' if row['stopped'] else 'NOT stopped'} {delay} heard {row['heard']} "
-                          f"second reading {row['second']} {row['why']}", flush=True)
+                          f"second readings {row['readings']} {row['why']}", flush=True)
     out = [f"`scripts/bench_room.py {' '.join(sys.argv[1:] if argv is None else argv)}` "
            f"({platform.machine()}, engine {args.engine}, {time.monotonic() - t0:.0f} s; flite is held out)", "",
            "| person under the echo | family | stopped | end of word → silence (median) | by the second reading |",
