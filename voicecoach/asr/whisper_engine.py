@@ -264,7 +264,8 @@ def window_for(seconds: float, min_window: float = WINDOW) -> float:
 
 def repeats(text: str) -> bool:
     """True when ``text`` looks like a decoding loop, usually: two words follow each other twice,
-    or its last words nearly repeat the words before them ("i can't sleep i can sleep").
+    or its last words nearly repeat the words before them ("i can't sleep i can sleep"), or it is
+    one word said over and over, whatever the spaces ("goodbye goodbye good bye").
     Words whisper writes either way are read as it writes them contracted: a loop may write
     them both ways ("it's time it's top it is top", from a noisy "stop" on 5 s). Spelling every
     contraction out instead lost a "skip" on the corpus (docs/asr.md)."""
@@ -272,6 +273,11 @@ def repeats(text: str) -> bool:
     pairs = list(zip(ws, ws[1:], strict=False))
     if len(pairs) != len(set(pairs)):
         return True
+    # One word over and over, however it is split: "goodbye goodbye good bye" for a "goodbye".
+    joined = "".join(ws)
+    for k in range(3, len(joined) // 2 + 1):
+        if len(joined) % k == 0 and joined == joined[:k] * (len(joined) // k):
+            return True
     from rapidfuzz import fuzz
 
     for n in range(2, len(ws) // 2 + 1):
