@@ -263,7 +263,7 @@ class Ear:
 
     def _read_again(self, tr: Any, end: float) -> Any:
         """A short utterance of the person's over the coach whose text is nothing the loop acts
-        on ("tough", "time time", "uh", "soft" for "stop"): the same span is read again from AEC3's own
+        on ("tough", "time time", "uh" for "stop"): the same span is read again from AEC3's own
         output, and that reading is the result when it is an interruption the loop would act on
         (:data:`SECOND_READING`; the loop's sure match, not the coach's own words).
 
