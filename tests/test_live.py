@@ -181,6 +181,22 @@ def test_a_crisis_statement_said_over_the_coach_is_caught(tmp_path, speech):
                for line in loop.display.lines), loop.display.lines
 
 
+def test_an_unclear_crisis_statement_said_over_the_coach_is_asked_about(tmp_path, speech):
+    """Unclear is read as unsafe: the coach stops talking and asks directly, as it does when idle."""
+    from voicecoach.coach import ASK_DIRECTLY
+
+    req = say(tmp_path, "req", "help me breathe")
+    unclear = say(tmp_path, "unclear", "i can't do this anymore")
+    loop = make_loop([Placement(req, 0.5), Placement(unclear, 3.5)], speech)
+    loop.run([], max_seconds=16)
+    said = [h for h in loop.heard if h.final and "anymore" in h.text]
+    assert said and said[0].over_coach, loop.heard
+    assert loop.coach.match(said[0].text).name == "crisis_check"
+    asked = [p for p in loop.player.played if p.text == ASK_DIRECTLY]
+    assert asked and asked[0].start >= said[0].end, cue_starts(loop)
+    assert loop.hushes
+
+
 class FlakyMic(FileMic):
     """Fails at ``at`` seconds of input, and comes back after ``retries`` tries."""
 

@@ -64,6 +64,7 @@ from voicecoach.room import RoomEcho
 from voicecoach.runner import RealTime, Runner, Speaker, VirtualTime
 from voicecoach.tape import RETRY_SECONDS, TapePlayer
 from voicecoach.trace import enabled as tracing
+from voicecoach.types import IntentMatch
 from voicecoach.vad import FRAME_SECONDS
 
 RUNNING_UNEXPECTED = frozenset({"resume"})
@@ -233,12 +234,15 @@ class LiveLoop:
         return not self.is_echo(text, t0, t1)
 
     def _acts_over_coach(self, text: str) -> bool:
-        """Would :meth:`_hear` act on ``text`` heard while the coach speaks: a crisis statement
-        (or one the screen asks about), or a finished command it takes then, with a sure match."""
+        """Would :meth:`_hear` act on ``text`` heard while the coach speaks."""
         m = self._match(text)
-        if m is None:
-            return False
-        return m.crisis or m.name == "crisis_check" or (m.name in self._while_speaking and m.confidence >= SURE and not incomplete(text))
+        return m is not None and self._taken_while_speaking(m, text)
+
+    def _taken_while_speaking(self, m: IntentMatch, text: str) -> bool:
+        """What the coach acts on while it speaks: a crisis statement, one the screen asks about
+        (unclear is read as unsafe), or a finished command it takes then, with a sure match."""
+        return m.crisis or m.name == "crisis_check" or (
+            m.name in self._while_speaking and m.confidence >= SURE and not incomplete(text))
 
     def _is_crisis_clear(self, text: str) -> bool:
         """A crisis statement the coach has not been saying itself: heard even when the
@@ -487,7 +491,7 @@ class LiveLoop:
             self.ignored.append(text)
             self.display.show_heard(text, "  (unfinished: ignored)")
             return
-        if speaking and m is not None and not m.crisis and (m.name not in self._while_speaking or m.confidence < SURE):
+        if speaking and m is not None and not self._taken_while_speaking(m, text):
             return
         matched = self.now()
         _, actions = self.coach.hear(now, text, speaking=speaking, match=m)
