@@ -505,7 +505,7 @@ def read_again(auto_speech, tmp_path_factory):
     from voicecoach.intents import load_matcher
 
     matcher = load_matcher(load_config().home)
-    barge_in = matcher.acting("barge_in")
+    barge_in, while_speaking = matcher.acting("barge_in"), matcher.acting("while_speaking")
     tmp = tmp_path_factory.mktemp("read_again")
 
     def is_barge(text: str, t0: float, t1: float) -> bool:
@@ -516,7 +516,13 @@ def read_again(auto_speech, tmp_path_factory):
         m = matcher.match(text, in_session=True)
         return not incomplete(text) and (m.crisis or m.name is not None)
 
-    def hear(cleaned: str, own: str | None, own_db: float = 0.0):
+    def acted(text: str) -> str | None:  # what the loop acts on over the coach (LiveLoop)
+        m = matcher.match(text, in_session=True)
+        if m.crisis or m.name == "crisis_check":
+            return "crisis"
+        return m.name if m.name in while_speaking and m.confidence >= SURE and not incomplete(text) else None
+
+    def hear(cleaned: str, own: str | None, own_db: float = 0.0, heard: list | None = None):
         word = _espeak(tmp, cleaned, "en-us")
         audio = np.concatenate([np.zeros(8000, np.int16), word, np.zeros(16000, np.int16)])
         other = np.zeros(0, np.int16)
@@ -529,15 +535,17 @@ def read_again(auto_speech, tmp_path_factory):
         ear = Ear(auto_speech, state, is_barge=is_barge, complete=complete,
                   reference=lambda t0, t1: _peak_db(word) - 40.0)
         ear.cancelled = True
+        ear.acted_over_coach = acted
         if own == "raise":
             def gone(t0: float, t1: float) -> np.ndarray:
                 raise RuntimeError("the echo path is gone")
             ear.suppressed = gone
         elif own is not None:
             ear.suppressed = lambda t0, t1: other[max(0, int(t0 * 16000)) : max(0, int(t1 * 16000))]
-        finals = []
+        finals, all_heard = [], heard if heard is not None else []
         for i in range(0, len(audio), 480):
-            finals += [h.text for h in ear.process(audio[i : i + 480], (i + 480) / 16000) if h.final]
+            all_heard += ear.process(audio[i : i + 480], (i + 480) / 16000)
+        finals = [h.text for h in all_heard if h.final]
         return finals
 
     return hear
@@ -554,16 +562,34 @@ def test_a_stop_the_cleaned_signal_blurred_is_read_again_from_aec3s_own_output(r
 
 @needs_espeak
 def test_the_second_reading_takes_nothing_but_an_interruption_the_loop_acts_on(read_again):
-    """What the first reading acted on stands (a command, a crisis statement: never traded for
-    a stop); a second reading that is no interruption, or goodbye (whisper writes "bye" for faint
-    sound), or AEC3's output too faint to be a person's word, changes nothing."""
-    for said in ("louder please", "kill myself"):
-        first = read_again(said, None)
-        assert len(first) == 1 and first[0].split()[-1] in said.split()  # heard (near) as said
-        assert read_again(said, "stop") == first
+    """A crisis statement is never read again (never traded for a stop); a command the first
+    reading acted on is traded for nothing but a stop; a second reading that is no interruption,
+    or goodbye (whisper writes "bye" for faint sound), or AEC3's output too faint to be a
+    person's word, changes nothing."""
+    crisis = read_again("kill myself", None)
+    assert len(crisis) == 1 and crisis[0].split()[-1] == "myself", crisis
+    assert read_again("kill myself", "stop") == crisis
+    assert read_again("quieter please", None) == ["quieter please"]
+    assert read_again("quieter please", "pause") == ["quieter please"]
     assert read_again("tiger", "goodbye") == ["tiger"]
     assert read_again("tiger", "thank you") == ["tiger"]
     assert read_again("tiger", "stop", own_db=-60.0) == ["tiger"]
+
+
+@needs_espeak
+def test_a_stop_heard_as_another_command_is_acted_on_when_aec3s_own_output_says_stop(read_again):
+    """Under the echo a "stop" can come out as a command the loop acts on at once ("wait", a
+    pause, as a barge-in) or at its end ("quieter please"): AEC3's own output is read again, and a stop
+    found there is acted on as well (the final result says it, and is no barge-in the loop
+    already acted on). A real "wait" whose second reading is a pause stays the barge-in it was."""
+    heard: list = []
+    assert read_again("wait", "stop", heard=heard) == ["stop"]
+    assert any(h.barge and not h.final and "wait" in h.text for h in heard), heard
+    assert [h.barge for h in heard if h.final] == [False]
+    heard = []
+    assert read_again("wait", "pause", heard=heard) == ["wait"]
+    assert [h.barge for h in heard if h.final] == [True]
+    assert read_again("quieter please", "stop") == ["stop"]
 
 
 @needs_espeak

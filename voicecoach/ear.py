@@ -48,6 +48,10 @@ SURE = 0.9
 SECOND_READING = ("stop", "pause")
 """The interruptions a second reading of AEC3's own output may find (``Ear.suppressed``). Not
 goodbye: whisper is known to write "bye" for faint sound, and goodbye ends the session."""
+ENDS_SESSION = ("stop", "goodbye")
+"""Commands after which a second reading has nothing left to find. After any other command the
+loop acted on over the coach (pause, "soft" for quieter: near misses of a "stop" under the echo),
+a stop in AEC3's own output is acted on as well."""
 SECOND_READING_DB = -55.0
 """AEC3's own output over the utterance must reach this (loudest 30 ms, dBFS) to be read again:
 the person's "stop" under the echo kept -30 to -24 there, the coach's voice alone -80 or less."""
@@ -137,6 +141,8 @@ class Ear:
         self._partial = ""
         self._same = 0
         self._barged = False
+        self._barged_on = ""
+        """The partial result the loop acted on at once (a barge-in), when it did."""
         self._frames = 0
         self._offset = 0.0
         self.reference = reference
@@ -160,9 +166,10 @@ class Ear:
         self.suppressed: Callable[[float, float], np.ndarray] | None = None
         """AEC3's own output over a span of session time (the loop sets it when AEC3 cancels
         the echo): a second reading of a short utterance over the coach (:meth:`_read_again`)."""
-        self.acts_over_coach: Callable[[str], bool] = self.complete
-        """Would the loop act on this text said over the coach (a crisis statement, or a sure
-        command)? Such a text is never read again. The loop sets it; without it, any intent."""
+        self.acted_over_coach: Callable[[str], str | None] = lambda text: "crisis" if self.complete(text) else None
+        """What the loop would act on in this text said over the coach: "crisis" (a crisis
+        statement, or one the screen asks about: never read again), a sure command's intent, or
+        None. The loop sets it; without it, any intent is taken as a crisis statement."""
 
     def _trailing(self) -> float:
         sil = self.state.silence
@@ -242,8 +249,11 @@ class Ear:
                 if tr is None:
                     tr = self.rec.finish()
                 self.rec = None
-                if self.mode == "command" and self._over and not self._barged:
-                    tr = self._read_again(tr, ev.speech_end + self._offset)
+                if self.mode == "command" and self._over:
+                    again = self._read_again(tr, ev.speech_end + self._offset)
+                    if again is not tr:
+                        self._barged = False  # a stop found under a barge-in already acted on: acted on too
+                    tr = again
                 self._spec = None
                 alt = ""
                 if self.mode == "command" and ev.speech_end - (self._start - self._offset) >= LONG_COMMAND:
@@ -265,18 +275,24 @@ class Ear:
         """A short utterance of the person's over the coach whose text is nothing the loop acts
         on ("tough", "time time", "uh" for "stop"): the same span is read again from AEC3's own
         output, and that reading is the result when it is an interruption the loop would act on
-        (:data:`SECOND_READING`; the loop's sure match, not the coach's own words).
+        (:data:`SECOND_READING`; the loop's sure match, not the coach's own words). One the loop
+        acted on as a command other than stop or goodbye ("pause", "soft": near misses of a
+        "stop" under the echo) is read again too, and only a stop is taken from that reading.
 
         In double talk the cleaned signal is AEC3's output below 3 kHz plus the linear
         canceller's above it, or the linear output whole (voicecoach/aec.py): in the simulated
         room that keeps a soft "stop" under the echo; in the real-audio room (PulseAudio, a
         loopback) it blurred it, and AEC3's output alone said "stop" (docs/live.md). A word is
-        lost only when both readings lose it. A text the loop acts on (a crisis statement, a sure
-        command) is never read again, and nothing but stop or pause is taken from the second
-        reading."""
-        if (self._person + self._lead < MIN_PERSON or end - self._start > LONG_COMMAND
-                or says_barge(tr.text) or (tr.text and self.acts_over_coach(tr.text)) or self.suppressed is None):
+        lost only when both readings lose it. A crisis statement, or one the screen asks about,
+        is never read again, nor a stop or goodbye; nothing but stop or pause is taken from the
+        second reading."""
+        if self._person + self._lead < MIN_PERSON or end - self._start > LONG_COMMAND or self.suppressed is None:
             return tr
+        first = self._barged_on if self._barged else tr.text
+        acted = self.acted_over_coach(first) if first else None
+        if acted == "crisis" or acted in ENDS_SESSION or any(says_barge(first, i) for i in ENDS_SESSION):
+            return tr
+        wanted = SECOND_READING if acted is None and not says_barge(first) else ("stop",)
         t = time.perf_counter()
         try:
             audio = self.suppressed(self._start - SECOND_READING_PAD, end + SECOND_READING_PAD)
@@ -288,9 +304,13 @@ class Ear:
         except Exception as exc:  # noqa: BLE001 - an engine library's own errors too; the first reading stands
             log.warning("the second reading of an utterance over the coach failed (the first stands): %s", exc)
             return tr
-        taken = (any(says_barge(again.text, i) for i in SECOND_READING) and not incomplete(again.text)
-                 and self.is_barge(again.text, self._start, end))
-        trace("read_again", end, text=again.text, first=tr.text, taken=taken, seconds=time.perf_counter() - t)
+        # The loop's own reading of it (a sure match; the coach's own words are its to refuse),
+        # said with an interruption's word: the matcher reads more as stop than a soft word
+        # under the echo should be taken for. Not is_barge: after a pause the coach is quiet.
+        again_acted = self.acted_over_coach(again.text) if again.text else None
+        taken = again_acted in wanted and says_barge(again.text, again_acted)
+        trace("read_again", end, text=again.text, first=first, acted=acted, taken=taken,
+              seconds=time.perf_counter() - t)
         return again if taken else tr
 
     def _maybe_speculate(self, speech: bool) -> None:
@@ -427,7 +447,7 @@ class Ear:
                 if not (says_barge(p) and self.is_barge(p, self._start, t)):
                     self._confirm_after = self._frames + CONFIRM_EVERY
                     return None
-            self._barged = True
+            self._barged, self._barged_on = True, p
             trace("barge", t, text=p, person=self._person, lead=self._lead, start=self._start)
             return Heard(p, False, self.mode, self._start, t, t, barge=True)
         if changed:

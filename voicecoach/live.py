@@ -133,7 +133,7 @@ class LiveLoop:
         self.ear.cancelled = self.echo is not None
         if self.echo is not None and self.echo.linear is not None:
             self.ear.suppressed = self.echo.suppressed
-            self.ear.acts_over_coach = self._acts_over_coach
+            self.ear.acted_over_coach = self._acted_over_coach
         if note:
             self.display.notice(note)
         self.speaker = Speaker(voice, self.player, self.clock, show=self._show, notice=self.display.notice,
@@ -233,10 +233,13 @@ class LiveLoop:
             return False
         return not self.is_echo(text, t0, t1)
 
-    def _acts_over_coach(self, text: str) -> bool:
-        """Would :meth:`_hear` act on ``text`` heard while the coach speaks."""
+    def _acted_over_coach(self, text: str) -> str | None:
+        """What :meth:`_hear` would act on in ``text`` heard while the coach speaks: "crisis" (a
+        crisis statement, or one the screen asks about), a command's intent, or None."""
         m = self._match(text)
-        return m is not None and self._taken_while_speaking(m, text)
+        if m is None or not self._taken_while_speaking(m, text):
+            return None
+        return "crisis" if m.crisis or m.name == "crisis_check" else m.name
 
     def _taken_while_speaking(self, m: IntentMatch, text: str) -> bool:
         """What the coach acts on while it speaks: a crisis statement, one the screen asks about
