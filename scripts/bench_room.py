@@ -14,7 +14,7 @@ many stops came from the second reading of AEC3's own output (``VOICECOACH_TRACE
 Real time: each try takes about 30 s. Starts PulseAudio (scripts/audio-env.sh) if none is
 running. Prints a markdown table. Run from the repository root:
 
-    .venv/bin/python scripts/bench_room.py [--voices 3] [--below 6 12] [--engine auto]
+    .venv/bin/python scripts/bench_room.py [--voices 3] [--below 6 12] [--engine auto] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the person's loudest 30 ms this many dB under the coach's")
     ap.add_argument("--engine", default="auto")
     ap.add_argument("--families", default=",".join(make_corpus.FAMILIES))
+    ap.add_argument("--keep", type=Path, help="keep each try's trace (and its arrays, .npz) in this directory")
     args = ap.parse_args(argv)
     ensure_pulse()
     t0 = time.monotonic()
@@ -126,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
                     tmp = Path(tempfile.mkdtemp(dir=d))
                     row = one_try(family, voice, below, at, args.engine, cache, tmp)
                     rows.append(row)
+                    if args.keep:
+                        args.keep.mkdir(parents=True, exist_ok=True)
+                        name = f"{k:02d}-{family}{voice}-{below:g}dB"
+                        for f in tmp.glob("trace.jsonl*"):
+                            shutil.copy(f, args.keep / f.name.replace("trace", name, 1))
                     delay = "-" if row["delay"] is None else f"{row['delay'] * 1000:+.0f} ms"
                     print(f"{family:8} {row['voice']:34} -{below:g} dB at {at:.2f} s: "
                           f"{'stopped' if row['stopped'] else 'NOT stopped'} {delay} heard {row['heard']} "
