@@ -252,6 +252,7 @@ class EchoPath:
         self._coupling: deque[float] = deque(maxlen=500)
         self._far: deque[float] = deque(maxlen=10)
         self._residual: deque[float] = deque(maxlen=RESIDUAL_FRAMES)
+        self._own_residual: deque[float] = deque(maxlen=RESIDUAL_FRAMES)
         self._open = 0
         self._hits = 0
         self._clear = 0
@@ -323,6 +324,13 @@ class EchoPath:
         j = len(y) - int(round((self._own_end - t1) * RATE))
         return y[max(0, i) : max(0, min(len(y), j))]
 
+    def own_residual(self) -> float | None:
+        """What AEC3's own output leaves of the coach's voice: the 90th percentile of its level
+        (dBFS) over the last frames where only the coach was heard (RESIDUAL_FRAMES), since the
+        cancellers last started; None before 50 such frames. Before AEC3 has learnt the room it
+        is the echo itself."""
+        return float(np.percentile(self._own_residual, 90)) if len(self._own_residual) >= 50 else None
+
     def _lag(self) -> float:
         return 0.0 if self.delay is None else max(0.0, self.delay - MARGIN)
 
@@ -350,6 +358,7 @@ class EchoPath:
             # The new linear canceller's residual echo, from its last pass (the old one's, or
             # the unaligned one's, is far louder and would hide the person).
             self._residual.clear()
+            self._own_residual.clear()  # AEC3 starts again too: what it leaves is learnt afresh
             for y, far in outs:
                 for i in range(0, len(y) - FRAME + 1, FRAME):
                     if _rms_db(far[i : i + FRAME]) > -50.0:
@@ -393,6 +402,7 @@ class EchoPath:
             above = len(self._residual) >= 50 and lin_db > float(np.percentile(self._residual, 90)) + LIN_CLEAR
             if far_db > -50.0 and not (loud or self._open or self._hits or above):
                 self._residual.append(lin_db)
+                self._own_residual.append(db)
             clear = above and (lin_db < mic_db - LIN_BELOW or over > LIN_BELOW)
             self._clear = self._clear + 1 if clear else 0
             if self._moving:  # the echo moved: what the cancellers let through is the coach

@@ -55,6 +55,10 @@ a stop in AEC3's own output is acted on as well."""
 SECOND_READING_DB = -55.0
 """AEC3's own output over the utterance must reach this (loudest 30 ms, dBFS) to be read again:
 the person's "stop" under the echo kept -30 to -24 there, the coach's voice alone -80 or less."""
+OWN_CLEAR_DB = 20.0
+"""AEC3's own output over an utterance must be this far over what it leaves of the coach's voice
+(``Ear.own_residual``) to be taken as someone else's: before AEC3 has learnt the room its output
+is the echo itself."""
 SECOND_READING_PAD = 0.15
 """Seconds of AEC3's output read before the utterance's start and after its end."""
 ECHO_TAIL = 0.6
@@ -96,6 +100,11 @@ class Heard:
     crisis statement said over the coach is not lost to the closed phrase set."""
     decoded: float = 0.0
     """When the final transcript was ready (session clock; 0 when the ear has no clock)."""
+    own_db: float | None = None
+    """For a short utterance over the coach, when AEC3 cancels the echo and has learnt the room:
+    the loudest 30 ms of AEC3's own output over it (dBFS), when it is someone else's (at least
+    SECOND_READING_DB, and OWN_CLEAR_DB over what AEC3 leaves of the coach's voice, which is -80
+    or less once it has learnt the room); otherwise None."""
 
 
 @dataclass
@@ -166,6 +175,9 @@ class Ear:
         self.suppressed: Callable[[float, float], np.ndarray] | None = None
         """AEC3's own output over a span of session time (the loop sets it when AEC3 cancels
         the echo): a second reading of a short utterance over the coach (:meth:`_read_again`)."""
+        self.own_residual: Callable[[], float | None] = lambda: None
+        """What AEC3's own output leaves of the coach's voice (dBFS; None until known): the loop
+        sets it with :attr:`suppressed`."""
         self.acted_over_coach: Callable[[str], str | None] = lambda text: "crisis" if self.complete(text) else None
         """What the loop would act on in this text said over the coach: "crisis" (a crisis
         statement, or one the screen asks about: never read again), a sure command's intent, or
@@ -249,8 +261,11 @@ class Ear:
                 if tr is None:
                     tr = self.rec.finish()
                 self.rec = None
+                own, own_db = None, None
                 if self.mode == "command" and self._over:
-                    again = self._read_again(tr, ev.speech_end + self._offset)
+                    own, level = self._own_output(ev.speech_end + self._offset)
+                    own_db = level if self._someone_else(level) else None
+                    again = self._read_again(tr, ev.speech_end + self._offset, own, level, own_db is not None)
                     if again is not tr:
                         self._barged = False  # a stop found under a barge-in already acted on: acted on too
                     tr = again
@@ -268,10 +283,33 @@ class Ear:
                 out.append(Heard(tr.text, True, self.mode, self._start, ev.speech_end + self._offset,
                                  ev.t + self._offset, barge=self._barged, over_coach=self._over,
                                  person=self._person + self._lead, alt=alt,
-                                 decoded=self.clock() if self.clock is not None else 0.0))
+                                 decoded=self.clock() if self.clock is not None else 0.0, own_db=own_db))
         return out
 
-    def _read_again(self, tr: Any, end: float) -> Any:
+    def _own_output(self, end: float) -> tuple[np.ndarray | None, float | None]:
+        """AEC3's own output over a short utterance (and SECOND_READING_PAD either side), with
+        its loudest 30 ms (dBFS); (None, None) without AEC3, for a long utterance, or when the
+        echo path cannot give it (logged)."""
+        if self.suppressed is None or end - self._start > LONG_COMMAND:
+            return None, None
+        try:
+            audio = self.suppressed(self._start - SECOND_READING_PAD, end + SECOND_READING_PAD)
+        except Exception as exc:  # noqa: BLE001 - the echo path's own errors too; the first reading stands
+            log.warning("the second reading of an utterance over the coach failed (the first stands): %s", exc)
+            return None, None
+        n = len(audio) // FRAME
+        level = max((VoiceActivity.level_db(audio[i * FRAME : (i + 1) * FRAME]) for i in range(n)), default=-120.0)
+        return audio, level
+
+    def _someone_else(self, level: float | None) -> bool:
+        """AEC3's own output at ``level`` (dBFS) holds more than the coach's voice: at least
+        SECOND_READING_DB, and OWN_CLEAR_DB over what AEC3 leaves of it (known only once AEC3 has
+        learnt the room)."""
+        residual = self.own_residual()
+        return level is not None and residual is not None and level >= max(SECOND_READING_DB, residual + OWN_CLEAR_DB)
+
+    def _read_again(self, tr: Any, end: float, audio: np.ndarray | None, level: float | None,
+                    someone_else: bool) -> Any:
         """A short utterance of the person's over the coach whose text is nothing the loop acts
         on ("tough", "time time", "uh" for "stop"): the same span is read again from AEC3's own
         output, and that reading is the result when it is an interruption the loop would act on
@@ -283,10 +321,16 @@ class Ear:
         canceller's above it, or the linear output whole (voicecoach/aec.py): in the simulated
         room that keeps a soft "stop" under the echo; in the real-audio room (PulseAudio, a
         loopback) it blurred it, and AEC3's output alone said "stop" (docs/live.md). A word is
-        lost only when both readings lose it. A crisis statement, or one the screen asks about,
+        lost only when both readings lose it. It is read when the double-talk check counted the
+        person's frames, or when AEC3's output over it holds more than the coach's voice
+        (``someone_else``, :meth:`_someone_else`), however few frames were counted: AEC3's
+        suppressor can leave 2-3 frames of a soft word above the coach's. Never when AEC3's
+        output is fainter than :data:`SECOND_READING_DB`. A crisis statement, or one the screen asks about,
         is never read again, nor a stop or goodbye; nothing but stop or pause is taken from the
         second reading."""
-        if self._person + self._lead < MIN_PERSON or end - self._start > LONG_COMMAND or self.suppressed is None:
+        if audio is None or level is None or level < SECOND_READING_DB:
+            return tr  # no AEC3, or nothing in its output but what the coach's voice leaves
+        if self._person + self._lead < MIN_PERSON and not someone_else:
             return tr
         first = self._barged_on if self._barged else tr.text
         acted = self.acted_over_coach(first) if first else None
@@ -295,11 +339,6 @@ class Ear:
         wanted = SECOND_READING if acted is None and not says_barge(first) else ("stop",)
         t = time.perf_counter()
         try:
-            audio = self.suppressed(self._start - SECOND_READING_PAD, end + SECOND_READING_PAD)
-            n = len(audio) // FRAME
-            if n == 0 or max(VoiceActivity.level_db(audio[i * FRAME : (i + 1) * FRAME])
-                             for i in range(n)) < SECOND_READING_DB:
-                return tr
             again = self._decode(self.mode, audio)
         except Exception as exc:  # noqa: BLE001 - an engine library's own errors too; the first reading stands
             log.warning("the second reading of an utterance over the coach failed (the first stands): %s", exc)

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from voicecoach.aec import EchoPath, PlayedReference, make_canceller
-from voicecoach.asr.command import incomplete
+from voicecoach.asr.command import incomplete, says_barge
 from voicecoach.audio import ASR_RATE
 from voicecoach.coach import Coach, Show
 from voicecoach.display import Display
@@ -133,6 +133,7 @@ class LiveLoop:
         self.ear.cancelled = self.echo is not None
         if self.echo is not None and self.echo.linear is not None:
             self.ear.suppressed = self.echo.suppressed
+            self.ear.own_residual = self.echo.own_residual
             self.ear.acted_over_coach = self._acted_over_coach
         if note:
             self.display.notice(note)
@@ -252,6 +253,13 @@ class LiveLoop:
         double-talk check is unsure (a false alarm costs a gentle question; a miss costs more)."""
         m = self._match(text)
         return m is not None and m.crisis and not self.is_echo(text, 0.0, self.now()) and len(words(text)) >= 3
+
+    def _clear_stop(self, h: Heard) -> bool:
+        """A stop as written, with a sure match, said over the coach where AEC3's own output held
+        more than the coach's voice (``Heard.own_db``): the person's, however few frames the
+        double-talk check counted (AEC3's suppressor can leave 2-3 frames of a soft word). The
+        coach's own words are still refused (:meth:`is_echo`)."""
+        return h.own_db is not None and says_barge(h.text, "stop") and self._acted_over_coach(h.text) == "stop"
 
     def _complete(self, text: str) -> bool:
         if incomplete(text):
@@ -449,7 +457,8 @@ class LiveLoop:
                 self._hear(now, h.text, speaking=True)
             return
         self.heard.append(h)
-        if h.over_coach and (h.person < MIN_PERSON_CRISIS or (h.person < MIN_PERSON and not self._is_crisis_clear(h.text))):
+        if h.over_coach and not self._clear_stop(h) and (
+                h.person < MIN_PERSON_CRISIS or (h.person < MIN_PERSON and not self._is_crisis_clear(h.text))):
             self.ignored.append(h.text)
             self.display.show_heard(h.text, "  (my own voice: ignored)")
             return
