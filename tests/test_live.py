@@ -199,7 +199,8 @@ def test_an_unclear_crisis_statement_said_over_the_coach_is_asked_about(tmp_path
 
 def test_a_stop_over_the_coach_is_taken_on_aec3s_evidence_when_the_double_talk_check_counted_none(speech):
     """A sure "stop" over the coach with no frame of the person counted is the coach's own voice,
-    unless AEC3's own output over it was louder than the coach's voice alone leaves it."""
+    unless AEC3's own output over it held more than the coach's voice (the ear gives its level,
+    ``own_db``, only then)."""
     from voicecoach.ear import Heard
 
     loop = make_loop([], speech)
@@ -208,7 +209,6 @@ def test_a_stop_over_the_coach_is_taken_on_aec3s_evidence_when_the_double_talk_c
         return Heard(text, True, "command", 2.0, 2.4, 2.7, over_coach=True, person=0, own_db=own_db)
 
     assert loop._clear_stop(heard("stop", -30.0))
-    assert not loop._clear_stop(heard("stop", -70.0))
     assert not loop._clear_stop(heard("stop", None))
     assert not loop._clear_stop(heard("pause", -30.0))
 
