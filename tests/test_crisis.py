@@ -188,3 +188,43 @@ def test_bad_combination_names_line(tmp_path):
     with pytest.raises(LocatedError) as err:
         CrisisScreen.from_file(path)
     assert f"{path}:6:" in str(err.value)
+
+
+TRAIN4 = yaml.safe_load((Path(__file__).parent / "sentences" / "training" / "crisis_indirect_train4.yaml")
+                        .read_text(encoding="utf-8"))
+
+
+def _flagged(m) -> bool:
+    return m.crisis or m.name == "crisis_check"
+
+
+@pytest.mark.parametrize("text", TRAIN4["crisis"])
+def test_every_statement_of_the_fourth_training_batch_is_flagged(matcher, text):
+    """Target, not measurement: a batch tuned on is held to catching every statement."""
+    assert _flagged(matcher.match(text)) and _flagged(matcher.match(text, in_session=True)), text
+
+
+@pytest.mark.parametrize("text,crisis", [
+    ("no point carryin on anymore tbh", True),
+    ("i've run out of reasons to stay", True),
+    ("i don't see a reason to keep going without her", True),
+    ("there's no reason for me to wake up", True),
+    ("no point carrying on with this diet", False),
+    ("there's no reason to stay at the party", False),
+    ("no point going on about it", False),
+    ("no point staying in this job", False),
+])
+def test_no_reason_to_go_on_is_a_crisis_going_on_with_something_is_not(matcher, text, crisis):
+    assert matcher.match(text).crisis is crisis, text
+
+
+@pytest.mark.parametrize("text,asked", [
+    ("i'm done. for good this time", True),
+    ("this is the last time i'll talk to you", True),
+    ("what's the tallest bridge near me", True),
+    ("i'm done for good with that job", False),
+    ("this is the last time i'll talk to you about him, promise", False),
+    ("the tallest building in the city is so pretty at night", False),
+])
+def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_not(matcher, text, asked):
+    assert _flagged(matcher.match(text)) is asked, text
