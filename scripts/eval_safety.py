@@ -22,10 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from voicecoach.intents import load_matcher  # noqa: E402
 
 
-def flagged(m) -> bool:
-    return m.crisis or m.name == "crisis_check"
-
-
 def main(paths: list[str]) -> int:
     if not paths or paths[0] in ("-h", "--help"):
         print(__doc__)
@@ -44,7 +40,7 @@ def main(paths: list[str]) -> int:
             misses = []
             for s in crisis:
                 a, b = matcher.match(s), matcher.match(s, in_session=True)
-                if not (flagged(a) and flagged(b)):
+                if not (a.flagged and b.flagged):
                     misses.append((s, a.name, b.name))
             print(f"crisis recall: {len(crisis) - len(misses)}/{len(crisis)}")
             for s, a, b in misses:
@@ -54,8 +50,8 @@ def main(paths: list[str]) -> int:
                 fl, ctl = [], []
                 for s in items:
                     a, b = matcher.match(s), matcher.match(s, in_session=True)
-                    if flagged(a) or flagged(b):
-                        fl.append((s, a.name if flagged(a) else b.name))
+                    if a.flagged or b.flagged:
+                        fl.append((s, a.name if a.flagged else b.name))
                     elif a.name in control or b.name in control:
                         ctl.append((s, b.name if b.name in control else a.name))
                 print(f"{key} flagged: {len(fl)}/{len(items)}; taken as a control intent: {len(ctl)}/{len(items)}")

@@ -539,7 +539,7 @@ def read_again(auto_speech, tmp_path_factory):
 
     def acted(text: str) -> str | None:  # what the loop acts on over the coach (LiveLoop)
         m = matcher.match(text, in_session=True)
-        if m.crisis or m.name == "crisis_check":
+        if m.flagged:
             return "crisis"
         return m.name if m.name in while_speaking and m.confidence >= SURE and not incomplete(text) else None
 

@@ -194,14 +194,10 @@ TRAIN4 = yaml.safe_load((Path(__file__).parent / "sentences" / "training" / "cri
                         .read_text(encoding="utf-8"))
 
 
-def _flagged(m) -> bool:
-    return m.crisis or m.name == "crisis_check"
-
-
 @pytest.mark.parametrize("text", TRAIN4["crisis"])
 def test_every_statement_of_the_fourth_training_batch_is_flagged(matcher, text):
     """Target, not measurement: a batch tuned on is held to catching every statement."""
-    assert _flagged(matcher.match(text)) and _flagged(matcher.match(text, in_session=True)), text
+    assert matcher.match(text).flagged and matcher.match(text, in_session=True).flagged, text
 
 
 @pytest.mark.parametrize("text,crisis", [
@@ -227,4 +223,4 @@ def test_no_reason_to_go_on_is_a_crisis_going_on_with_something_is_not(matcher, 
     ("the tallest building in the city is so pretty at night", False),
 ])
 def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_not(matcher, text, asked):
-    assert _flagged(matcher.match(text)) is asked, text
+    assert matcher.match(text).flagged is asked, text

@@ -240,12 +240,12 @@ class LiveLoop:
         m = self._match(text)
         if m is None or not self._taken_while_speaking(m, text):
             return None
-        return "crisis" if m.crisis or m.name == "crisis_check" else m.name
+        return "crisis" if m.flagged else m.name
 
     def _taken_while_speaking(self, m: IntentMatch, text: str) -> bool:
         """What the coach acts on while it speaks: a crisis statement, one the screen asks about
         (unclear is read as unsafe), or a finished command it takes then, with a sure match."""
-        return m.crisis or m.name == "crisis_check" or (
+        return m.flagged or (
             m.name in self._while_speaking and m.confidence >= SURE and not incomplete(text))
 
     def _is_crisis_clear(self, text: str) -> bool:

@@ -91,6 +91,12 @@ class IntentMatch:
     text: str = ""
     """The utterance as matched."""
 
+    @property
+    def flagged(self) -> bool:
+        """A crisis statement, or one the screen is unsure of ("crisis_check": the coach asks
+        directly). Unclear is read as unsafe, so both are flagged."""
+        return self.crisis or self.name == "crisis_check"
+
 
 class Phase(str, Enum):
     """The phases of a breath."""

@@ -243,7 +243,7 @@ class CommandRecognizer:
         if self.matcher is None or not text:
             return False
         m = self._match(text)
-        return bool(m.crisis) or m.name == "crisis_check"
+        return m.flagged
 
     def _command(self, text: str) -> str | None:
         """The command intent the matcher reads in ``text`` (None: not one of the spotter's, or
