@@ -5,7 +5,7 @@
 
 Training data (training sets only; nothing under tests/sentences/heldout/ is read):
 - crisis statements (label 1): ``crisis`` of tests/sentences/training/crisis_indirect_train.yaml,
-  crisis_indirect_train2.yaml and crisis_indirect_train3.yaml, every ``crisis`` category and ``ambiguous`` of tests/sentences/crisis_en.yaml and
+  crisis_indirect_train2.yaml to crisis_indirect_train5.yaml, every ``crisis`` category and ``ambiguous`` of tests/sentences/crisis_en.yaml and
   tests/sentences/train_batch*.yaml;
 - everything else (label 0): their ``hard_negatives``, ``idioms`` and ``ordinary`` (with the
   everyday bedtime sentences of tests/sentences/training/bedtime_train.yaml); the sentences
@@ -41,7 +41,8 @@ from voicecoach.semantic import embed_text  # noqa: E402
 
 S = ROOT / "tests" / "sentences"
 CRISIS_FILES = ["training/crisis_indirect_train.yaml", "training/crisis_indirect_train2.yaml",
-                "training/crisis_indirect_train3.yaml", "crisis_en.yaml", "train_batch1.yaml", "train_batch2.yaml", "train_batch3.yaml",
+                "training/crisis_indirect_train3.yaml", "training/crisis_indirect_train4.yaml",
+                "training/crisis_indirect_train5.yaml", "crisis_en.yaml", "train_batch1.yaml", "train_batch2.yaml", "train_batch3.yaml",
                 "training/bedtime_train.yaml"]
 INTENT_FILES = ["crisis_en.yaml", "train_batch1.yaml", "train_batch2.yaml", "train_batch3.yaml",
                 "techniques_en.yaml", "states_en.yaml", "controls_en.yaml", "guide_en.yaml", "asr_en.yaml"]
