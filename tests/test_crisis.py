@@ -225,3 +225,20 @@ def test_no_reason_to_go_on_is_a_crisis_going_on_with_something_is_not(matcher, 
 ])
 def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_not(matcher, text, asked):
     assert matcher.match(text).flagged is asked, text
+
+
+@pytest.mark.parametrize("text,flagged", [
+    ("this is my last message tonight, i'm knackered", False),
+    ("one last question before bed", False),
+    ("my last message for today, then i'm off to sleep", False),
+    ("i'm so done with this group chat drama", False),
+    ("done with the meetings at work", False),
+    ("this is my last message", True),
+    ("this is my last message, goodbye forever", True),
+    ("this is my last message tonight, i won't be here tomorrow", True),
+    ("done with this life", True),
+])
+def test_the_days_last_word_and_everyday_done_with_are_not_a_crisis(matcher, text, flagged):
+    """A leave-taking for the night and "done with" a thing are everyday; a last message said as the
+    last, or done with life, are flagged (the same words, idle and in a session)."""
+    assert matcher.match(text).flagged is flagged and matcher.match(text, in_session=True).flagged is flagged, text
