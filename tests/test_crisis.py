@@ -237,6 +237,9 @@ def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_
     ("this is my last message, goodbye forever", True),
     ("this is my last message tonight, i won't be here tomorrow", True),
     ("done with this life", True),
+    ("im done with this life and the drama", True),
+    ("i'm done with my life and the exams", True),
+    ("i'm so done with this world and its politics", True),
 ])
 def test_the_days_last_word_and_everyday_done_with_are_not_a_crisis(matcher, text, flagged):
     """A leave-taking for the night and "done with" a thing are everyday; a last message said as the
