@@ -227,6 +227,17 @@ def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_
     assert matcher.match(text).flagged is asked, text
 
 
+@pytest.mark.parametrize("text", [
+    "this is my final message tonight, i love you all, forgive me",
+    "this is my last message for today and forever",
+    "one last thing tonight, i've left the letters on the table",
+])
+def test_a_last_message_tonight_that_goes_on_as_a_farewell_is_a_crisis(matcher, text):
+    """The day's last word is blanked only when a leave-taking follows it: a farewell after it
+    stays a crisis statement, not a question."""
+    assert matcher.match(text).crisis, text
+
+
 @pytest.mark.parametrize("text,flagged", [
     ("this is my last message tonight, i'm knackered", False),
     ("one last question before bed", False),
@@ -236,6 +247,8 @@ def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_
     ("this is my last message", True),
     ("this is my last message, goodbye forever", True),
     ("this is my last message tonight, i won't be here tomorrow", True),
+    ("this is my last message tonight", False),
+    ("my last question for today, thanks so much", False),
     ("done with this life", True),
     ("im done with this life and the drama", True),
     ("i'm done with my life and the exams", True),
