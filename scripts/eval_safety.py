@@ -5,7 +5,8 @@
 
 For a crisis file (keys crisis, hard_negatives, idioms): recall of ``crisis`` (flagged as crisis
 or crisis_check, idle and in a session), how many hard negatives and idioms were flagged, and how
-many hard negatives were taken as a control intent. For a commands file (commands, not_commands):
+many hard negatives were taken as a control intent (and how many of those as goodbye: the right
+intent for a leave-taking). For a commands file (commands, not_commands):
 commands recognised as their intent in a session, and sentences wrongly taken as a control intent.
 Prints one line a measure and the misses; exits 0 (it measures, it does not judge).
 """
@@ -54,7 +55,11 @@ def main(paths: list[str]) -> int:
                         fl.append((s, a.name if a.flagged else b.name))
                     elif a.name in control or b.name in control:
                         ctl.append((s, b.name if b.name in control else a.name))
-                print(f"{key} flagged: {len(fl)}/{len(items)}; taken as a control intent: {len(ctl)}/{len(items)}")
+                # goodbye is the right reading of a leave-taking ("k bye", "nighty night"): counted
+                # apart, so a leave-taking batch does not read as commands taken wrongly
+                bye = sum(n == "goodbye" for _, n in ctl)
+                print(f"{key} flagged: {len(fl)}/{len(items)}; taken as a control intent: {len(ctl)}/{len(items)}"
+                      f" ({bye} of them goodbye)")
                 for s, n in fl:
                     print(f"   flagged: {s!r} -> {n}")
                 for s, n in ctl:
