@@ -231,6 +231,7 @@ def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_
     "this is my final message tonight, i love you all, forgive me",
     "this is my last message for today and forever",
     "one last thing tonight, i've left the letters on the table",
+    "one last thing before bed, i've left the letters for mum",
 ])
 def test_a_last_message_tonight_that_goes_on_as_a_farewell_is_a_crisis(matcher, text):
     """The day's last word is blanked only when a leave-taking follows it: a farewell after it
