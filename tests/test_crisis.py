@@ -232,10 +232,19 @@ def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_
     "this is my last message for today and forever",
     "one last thing tonight, i've left the letters on the table",
     "one last thing before bed, i've left the letters for mum",
+    # said without commas, as a recogniser writes them: what follows is not a sign-off
+    "this is my final message tonight thank you for everything",
+    "this is my last message tonight see you on the other side",
+    "this is my last message tonight i'm exhausted of fighting",
+    "this is my last message tonight im tired of living",
+    "this is my last message tonight i'm going to bed forever",
+    "this is my last message tonight bye forever",
+    "this is my last message tonight x tell mum i'm sorry",
+    "this is my last message tonight then i'm gone",
 ])
 def test_a_last_message_tonight_that_goes_on_as_a_farewell_is_a_crisis(matcher, text):
-    """The day's last word is blanked only when a leave-taking follows it: a farewell after it
-    stays a crisis statement, not a question."""
+    """The day's last word is blanked only when nothing but a sign-off follows it to the end: a
+    farewell after it stays a crisis statement, not a question."""
     assert matcher.match(text).crisis, text
 
 
@@ -250,10 +259,14 @@ def test_a_last_message_tonight_that_goes_on_as_a_farewell_is_a_crisis(matcher, 
     ("this is my last message tonight, i won't be here tomorrow", True),
     ("this is my last message tonight", False),
     ("my last question for today, thanks so much", False),
+    ("this is my last message tonight i'm really tired", False),
+    ("this is my last message tonight see you tomorrow", False),
     ("done with this life", True),
     ("im done with this life and the drama", True),
     ("i'm done with my life and the exams", True),
     ("i'm so done with this world and its politics", True),
+    ("i'm done with this cold cruel world", True),
+    ("i'm so done with this cold", False),
 ])
 def test_the_days_last_word_and_everyday_done_with_are_not_a_crisis(matcher, text, flagged):
     """A leave-taking for the night and "done with" a thing are everyday; a last message said as the
