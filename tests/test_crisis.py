@@ -232,7 +232,7 @@ def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_
     "this is my last message for today and forever",
     "one last thing tonight, i've left the letters on the table",
     "one last thing before bed, i've left the letters for mum",
-    # said without commas, as a recogniser writes them: what follows is not a sign-off
+    # said without commas, as a recogniser writes them
     "this is my final message tonight thank you for everything",
     "this is my last message tonight see you on the other side",
     "this is my last message tonight i'm exhausted of fighting",
@@ -242,33 +242,39 @@ def test_a_final_word_or_a_height_nearby_is_asked_about_and_the_everyday_one_is_
     "this is my last message tonight x tell mum i'm sorry",
     "this is my last message tonight then i'm gone",
 ])
-def test_a_last_message_tonight_that_goes_on_as_a_farewell_is_a_crisis(matcher, text):
-    """The day's last word is blanked only when nothing but a sign-off follows it to the end: a
-    farewell after it stays a crisis statement, not a question."""
+def test_a_last_message_tonight_is_a_crisis_whatever_follows(matcher, text):
+    """"My last message tonight" is left to mean what it says: blanking it as a leave-taking hid
+    the farewells said with it (docs/intents.md, "Leave-takings")."""
     assert matcher.match(text).crisis, text
 
 
+@pytest.mark.parametrize("text", [
+    "thank you for everything. this is my last message tonight. goodnight",
+    "thanks for everything, this is my last message tonight, bye x",
+    "the pills are working this is my last message tonight goodnight",
+    "ive taken everything. this is my last message tonight, im so sleepy, night",
+    "everyone will be better off. this is my last message tonight. goodnight",
+    "i wont bother you again. this is my last message tonight. bye",
+    "im done with this conversation, ive made up my mind",
+    "im done with this chat, tonight is the night",
+])
+def test_a_farewell_before_a_sign_off_is_flagged(matcher, text):
+    """What a person says before "goodnight" is read with it (found hidden by a leave-taking
+    exclusion that was tried and dropped)."""
+    assert matcher.match(text).flagged and matcher.match(text, in_session=True).flagged, text
+
+
 @pytest.mark.parametrize("text,flagged", [
-    ("this is my last message tonight, i'm knackered", False),
-    ("one last question before bed", False),
-    ("my last message for today, then i'm off to sleep", False),
-    ("i'm so done with this group chat drama", False),
-    ("done with the meetings at work", False),
-    ("this is my last message", True),
-    ("this is my last message, goodbye forever", True),
-    ("this is my last message tonight, i won't be here tomorrow", True),
-    ("this is my last message tonight", False),
-    ("my last question for today, thanks so much", False),
-    ("this is my last message tonight i'm really tired", False),
-    ("this is my last message tonight see you tomorrow", False),
     ("done with this life", True),
     ("im done with this life and the drama", True),
     ("i'm done with my life and the exams", True),
     ("i'm so done with this world and its politics", True),
     ("i'm done with this cold cruel world", True),
+    ("i'm done with the world", True),
+    ("i keep asking god to just take me, i'm not fussy how", True),
+    ("i pray every night for god to take me", True),
     ("i'm so done with this cold", False),
+    ("done with this cold already", False),
 ])
-def test_the_days_last_word_and_everyday_done_with_are_not_a_crisis(matcher, text, flagged):
-    """A leave-taking for the night and "done with" a thing are everyday; a last message said as the
-    last, or done with life, are flagged (the same words, idle and in a session)."""
+def test_done_with_the_world_is_flagged_and_a_cold_is_not(matcher, text, flagged):
     assert matcher.match(text).flagged is flagged and matcher.match(text, in_session=True).flagged is flagged, text
