@@ -195,10 +195,15 @@ TRAINED_ON = [(name, text) for name in ("crisis_indirect_train4.yaml", "crisis_i
                                          .read_text(encoding="utf-8"))["crisis"]]
 
 
+def flagged_both(matcher, text: str) -> bool:
+    """Flagged (a crisis, or asked about) idle and in a session alike."""
+    return matcher.match(text).flagged and matcher.match(text, in_session=True).flagged
+
+
 @pytest.mark.parametrize("name,text", TRAINED_ON)
 def test_every_statement_of_the_batches_tuned_on_is_flagged(matcher, name, text):
     """Target, not measurement: a batch tuned on is held to catching every statement."""
-    assert matcher.match(text).flagged and matcher.match(text, in_session=True).flagged, text
+    assert flagged_both(matcher, text), text
 
 
 @pytest.mark.parametrize("text,crisis", [
@@ -261,7 +266,7 @@ def test_a_last_message_tonight_is_a_crisis_whatever_follows(matcher, text):
 def test_a_farewell_before_a_sign_off_is_flagged(matcher, text):
     """What a person says before "goodnight" is read with it (found hidden by a leave-taking
     exclusion that was tried and dropped)."""
-    assert matcher.match(text).flagged and matcher.match(text, in_session=True).flagged, text
+    assert flagged_both(matcher, text), text
 
 
 @pytest.mark.parametrize("text,flagged", [
