@@ -278,6 +278,11 @@ def test_a_farewell_before_a_sign_off_is_flagged(matcher, text):
     ("i'm done with the world", True),
     ("i keep asking god to just take me, i'm not fussy how", True),
     ("i pray every night for god to take me", True),
+    ("going to sleep and not waking up", True),
+    ("everyone will be better off", True),
+    ("done with everything", True),
+    ("ive taken everything", True),
+    ("everyone will be better off with the new timetable", False),
     ("i'm so done with this cold", False),
     ("done with this cold already", False),
 ])
